@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/** Environments the kit knows. `local` runs on Docker; `staging` and `production` on Kubernetes. */
+export const ENVIRONMENTS = ['local', 'staging', 'production'] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+export const TARGETS = ['docker', 'kubernetes'] as const;
+export const VECTOR_METRICS = ['cosine', 'l2', 'ip'] as const;
+export type VectorMetric = (typeof VECTOR_METRICS)[number];
+
+/** pgvector's HNSW / IVFFlat indexes accept at most 2000 dimensions for `vector` (4000 for `halfvec`). */
+export const PGVECTOR_MAX_INDEXED_DIMENSION = 2000;
+
+/** Lower-case SQL/Docker-safe identifier: starts with a letter, then letters, digits, `_` or `-`. */
+const identifier = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must start with a lower-case letter and contain only a-z, 0-9, _ or -');
+const sqlIdentifier = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    'must be a lower-case SQL identifier (a-z, 0-9, _; not starting with a digit)',
+  );
+
+/** A host port, or `null` to leave the service unpublished (reachable only on the stack's private network). */
+const hostPort = z.number().int().min(1).max(65535).nullable();
+
+const resources = z.strictObject({
+  /** Memory limit in MiB. */
+  memoryMb: z.number().int().min(64),
+  /** CPU limit in millicores (1000 = one core). */
+  cpuMillis: z.number().int().min(50),
+});
+
+export const configSchema = z.strictObject({
+  environment: z.enum(ENVIRONMENTS),
+  /** Prefix of every container, network, volume and Kubernetes object name. */
+  project: identifier,
+  target: z.enum(TARGETS),
+  /** Where state, credentials and outputs live, relative to the working directory. */
+  stateDir: z.string().min(1),
+  docker: z.strictObject({
+    /** Address published ports bind to. Loopback by default: nothing is reachable from other hosts. */
+    bindAddress: z.union([z.literal('127.0.0.1'), z.literal('::1'), z.ipv4(), z.ipv6()]),
+    /** Seconds `up` waits for one container to become healthy. */
+    healthTimeoutSeconds: z.number().int().min(10).max(3600),
+  }),
+  embedding: z.strictObject({
+    /** Dimension of the embedding model's vectors. */
+    dimension: z.number().int().min(1).max(32768),
+    metric: z.enum(VECTOR_METRICS),
+  }),
+  postgres: z.strictObject({
+    enabled: z.boolean(),
+    hostPort,
+    database: sqlIdentifier,
+    user: sqlIdentifier,
+    sharedBuffersMb: z.number().int().min(16),
+    maxConnections: z.number().int().min(10).max(10000),
+    hnsw: z.strictObject({
+      m: z.number().int().min(2).max(100),
+      efConstruction: z.number().int().min(4).max(1000),
+      efSearch: z.number().int().min(1).max(1000),
+    }),
+    ivfflat: z.strictObject({
+      lists: z.number().int().min(1).max(32768),
+      probes: z.number().int().min(1).max(32768),
+    }),
+    storageGi: z.number().int().min(1),
+    resources,
+  }),
+  etcd: z.strictObject({
+    /** Unpublished by default: only Milvus talks to etcd, over the private network. */
+    hostPort,
+    quotaBackendBytes: z
+      .number()
+      .int()
+      .min(64 * 1024 * 1024),
+    autoCompactionRetention: z.number().int().min(1),
+    snapshotCount: z.number().int().min(100),
+    storageGi: z.number().int().min(1),
+    resources,
+  }),
+  minio: z.strictObject({
+    hostPort,
+    consoleHostPort: hostPort,
+    /** Bucket Milvus keeps segments and index files in; created before Milvus starts. */
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{2,62}$/, 'must be a valid S3 bucket name (3-63 of a-z, 0-9, . and -)'),
+    rootUser: z.string().min(3),
+    storageGi: z.number().int().min(1),
+    resources,
+  }),
+  milvus: z.strictObject({
+    enabled: z.boolean(),
+    hostPort,
+    metricsHostPort: hostPort,
+    /** Key prefix in etcd and object prefix in MinIO: two stacks may share the stores. */
+    rootPath: identifier,
+    hnsw: z.strictObject({
+      m: z.number().int().min(2).max(2048),
+      efConstruction: z.number().int().min(1).max(2048),
+      ef: z.number().int().min(1).max(32768),
+    }),
+    ivfFlat: z.strictObject({
+      nlist: z.number().int().min(1).max(65536),
+      nprobe: z.number().int().min(1).max(65536),
+    }),
+    storageGi: z.number().int().min(1),
+    resources,
+  }),
+  redis: z.strictObject({
+    enabled: z.boolean(),
+    hostPort,
+    maxmemoryMb: z.number().int().min(8),
+    evictionPolicy: z.enum([
+      'noeviction',
+      'allkeys-lru',
+      'allkeys-lfu',
+      'allkeys-random',
+      'volatile-lru',
+      'volatile-lfu',
+      'volatile-random',
+      'volatile-ttl',
+    ]),
+    appendonly: z.boolean(),
+    storageGi: z.number().int().min(1),
+    resources,
+  }),
+  /** Per-service image overrides; empty means the pinned defaults (or the offline images from `npm run setup`). */
+  images: z.record(z.string(), z.string().min(1)),
+});
+
+export type VectorstackConfig = z.infer<typeof configSchema>;
+
+/** Deep partial of the config, as written in a config file or built from environment variables. */
+export type ConfigOverrides = { [K in keyof VectorstackConfig]?: DeepPartial<VectorstackConfig[K]> };
+type DeepPartial<T> = T extends object
+  ? T extends unknown[]
+    ? T
+    : { [K in keyof T]?: DeepPartial<T[K]> }
+  : T;

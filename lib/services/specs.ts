@@ -1,0 +1,222 @@
+import type { VectorstackConfig } from '../config/schema.js';
+import type { ImageKey } from '../images.js';
+import type { ServiceName, ServiceSpec } from './types.js';
+
+const PG_DATA = '/var/lib/postgresql/data';
+
+/** Container-side ports, fixed by the images; host ports come from the config. */
+export const CONTAINER_PORTS = {
+  postgres: 5432,
+  etcdClient: 2379,
+  etcdPeer: 2380,
+  minio: 9000,
+  minioConsole: 9001,
+  milvus: 19530,
+  milvusMetrics: 9091,
+  redis: 6379,
+} as const;
+
+/** Health checks: exec form, so they also run in images without a shell. Shared by Docker and Kubernetes probes. */
+const health = (command: string[], startPeriodSeconds: number, intervalSeconds = 5) => ({
+  command,
+  intervalSeconds,
+  timeoutSeconds: 5,
+  retries: 5,
+  startPeriodSeconds,
+});
+
+export function postgresSpec(config: VectorstackConfig, image: string): ServiceSpec {
+  const pg = config.postgres;
+  return {
+    name: 'postgres',
+    image,
+    command: [
+      ['postgres'],
+      ['-c'],
+      [`shared_buffers=${pg.sharedBuffersMb}MB`],
+      ['-c'],
+      [`max_connections=${pg.maxConnections}`],
+      ['-c'],
+      ['password_encryption=scram-sha-256'],
+    ],
+    env: {
+      POSTGRES_USER: [pg.user],
+      POSTGRES_DB: [pg.database],
+      POSTGRES_PASSWORD: [{ secret: 'postgres_password' }],
+      // Every connection over TCP must authenticate with SCRAM; the official image would otherwise pick md5.
+      POSTGRES_INITDB_ARGS: ['--auth-host=scram-sha-256 --auth-local=trust'],
+      PGDATA: [PG_DATA],
+    },
+    ports: [{ name: 'postgres', containerPort: CONTAINER_PORTS.postgres, hostPort: pg.hostPort }],
+    healthCheck: health(['pg_isready', '-h', '127.0.0.1', '-U', pg.user, '-d', pg.database], 30),
+    volumes: [{ name: 'data', containerPath: PG_DATA, sizeGi: pg.storageGi }],
+    files: [],
+    dependsOn: [],
+    resources: pg.resources,
+  };
+}
+
+export function etcdSpec(config: VectorstackConfig, image: string, advertiseHost = 'etcd'): ServiceSpec {
+  const etcd = config.etcd;
+  return {
+    name: 'etcd',
+    image,
+    // Milvus's recommended etcd settings: revision auto-compaction, a backend quota and a snapshot count.
+    command: [
+      ['etcd'],
+      ['--name=etcd'],
+      ['--data-dir=/etcd'],
+      [`--listen-client-urls=http://0.0.0.0:${CONTAINER_PORTS.etcdClient}`],
+      [`--advertise-client-urls=http://${advertiseHost}:${CONTAINER_PORTS.etcdClient}`],
+      ['--auto-compaction-mode=revision'],
+      [`--auto-compaction-retention=${etcd.autoCompactionRetention}`],
+      [`--quota-backend-bytes=${etcd.quotaBackendBytes}`],
+      [`--snapshot-count=${etcd.snapshotCount}`],
+    ],
+    env: { ETCDCTL_API: ['3'] },
+    ports: [{ name: 'client', containerPort: CONTAINER_PORTS.etcdClient, hostPort: etcd.hostPort }],
+    healthCheck: health(['etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health'], 20),
+    volumes: [{ name: 'data', containerPath: '/etcd', sizeGi: etcd.storageGi }],
+    files: [],
+    dependsOn: [],
+    resources: etcd.resources,
+  };
+}
+
+export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec {
+  const minio = config.minio;
+  return {
+    name: 'minio',
+    image,
+    command: [['minio'], ['server'], ['/data'], ['--console-address'], [`:${CONTAINER_PORTS.minioConsole}`]],
+    env: {
+      MINIO_ROOT_USER: [minio.rootUser],
+      MINIO_ROOT_PASSWORD: [{ secret: 'minio_root_password' }],
+    },
+    ports: [
+      { name: 's3', containerPort: CONTAINER_PORTS.minio, hostPort: minio.hostPort },
+      { name: 'console', containerPort: CONTAINER_PORTS.minioConsole, hostPort: minio.consoleHostPort },
+    ],
+    healthCheck: health(['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`], 20),
+    volumes: [{ name: 'data', containerPath: '/data', sizeGi: minio.storageGi }],
+    files: [],
+    dependsOn: [],
+    resources: minio.resources,
+  };
+}
+
+/** One-shot job: creates Milvus's bucket so Milvus never starts against a store without it. */
+export function minioInitSpec(config: VectorstackConfig, image: string, minioHost = 'minio'): ServiceSpec {
+  return {
+    name: 'minio-init',
+    image,
+    entrypoint: ['mc'],
+    command: [['mb'], ['--ignore-existing'], [`vectorstack/${config.minio.bucket}`]],
+    env: {
+      // mc reads the alias from MC_HOST_<alias>: no credential on the command line.
+      MC_HOST_vectorstack: [
+        'http://',
+        config.minio.rootUser,
+        ':',
+        { secret: 'minio_root_password' },
+        `@${minioHost}:${CONTAINER_PORTS.minio}`,
+      ],
+    },
+    ports: [],
+    volumes: [],
+    files: [],
+    dependsOn: ['minio'],
+    resources: { memoryMb: 128, cpuMillis: 200 },
+    job: true,
+  };
+}
+
+export function milvusSpec(
+  config: VectorstackConfig,
+  image: string,
+  hosts = { etcd: 'etcd', minio: 'minio' },
+): ServiceSpec {
+  const milvus = config.milvus;
+  return {
+    name: 'milvus',
+    image,
+    command: [['milvus'], ['run'], ['standalone']],
+    // Milvus maps environment variables onto milvus.yaml keys (minio.accessKeyID <- MINIO_ACCESS_KEY_ID), in the
+    // official image and in the offline one alike.
+    env: {
+      ETCD_ENDPOINTS: [`${hosts.etcd}:${CONTAINER_PORTS.etcdClient}`],
+      ETCD_ROOT_PATH: [milvus.rootPath],
+      MINIO_ADDRESS: [`${hosts.minio}:${CONTAINER_PORTS.minio}`],
+      MINIO_ACCESS_KEY_ID: [config.minio.rootUser],
+      MINIO_SECRET_ACCESS_KEY: [{ secret: 'minio_root_password' }],
+      MINIO_BUCKET_NAME: [config.minio.bucket],
+      MINIO_ROOT_PATH: [milvus.rootPath],
+      COMMON_SECURITY_AUTHORIZATION_ENABLED: ['true'],
+      COMMON_SECURITY_DEFAULT_ROOT_PASSWORD: [{ secret: 'milvus_root_password' }],
+    },
+    ports: [
+      { name: 'grpc', containerPort: CONTAINER_PORTS.milvus, hostPort: milvus.hostPort },
+      { name: 'metrics', containerPort: CONTAINER_PORTS.milvusMetrics, hostPort: milvus.metricsHostPort },
+    ],
+    healthCheck: health(
+      ['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz`],
+      90,
+      10,
+    ),
+    volumes: [{ name: 'data', containerPath: '/var/lib/milvus', sizeGi: milvus.storageGi }],
+    files: [],
+    dependsOn: ['etcd', 'minio', 'minio-init'],
+    resources: milvus.resources,
+  };
+}
+
+export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec {
+  const redis = config.redis;
+  // The password reaches redis-server on stdin, so it never shows in the process list or the container's arguments.
+  const serverArgs = [
+    '--dir /data',
+    `--appendonly ${redis.appendonly ? 'yes' : 'no'}`,
+    `--maxmemory ${redis.maxmemoryMb}mb`,
+    `--maxmemory-policy ${redis.evictionPolicy}`,
+  ].join(' ');
+  return {
+    name: 'redis',
+    image,
+    entrypoint: ['sh', '-c'],
+    command: [[`printf 'requirepass %s\\n' "$REDIS_PASSWORD" | exec redis-server - ${serverArgs}`]],
+    env: {
+      REDIS_PASSWORD: [{ secret: 'redis_password' }],
+      // redis-cli (health check, operators) authenticates from this variable.
+      REDISCLI_AUTH: [{ secret: 'redis_password' }],
+    },
+    ports: [{ name: 'redis', containerPort: CONTAINER_PORTS.redis, hostPort: redis.hostPort }],
+    healthCheck: health(['redis-cli', 'ping'], 10),
+    volumes: [{ name: 'data', containerPath: '/data', sizeGi: redis.storageGi }],
+    files: [],
+    dependsOn: [],
+    resources: redis.resources,
+  };
+}
+
+/** Every enabled service, in start order, rendered from one config: the single source for Docker and Kubernetes. */
+export function buildServiceSpecs(
+  config: VectorstackConfig,
+  images: Record<ImageKey, string>,
+): ServiceSpec[] {
+  const specs: ServiceSpec[] = [];
+  if (config.postgres.enabled) specs.push(postgresSpec(config, images.postgres));
+  if (config.milvus.enabled) {
+    specs.push(
+      etcdSpec(config, images.etcd),
+      minioSpec(config, images.minio),
+      minioInitSpec(config, images.mc),
+    );
+    specs.push(milvusSpec(config, images.milvus));
+  }
+  if (config.redis.enabled) specs.push(redisSpec(config, images.redis));
+  return specs;
+}
+
+export function specByName(specs: ServiceSpec[], name: ServiceName): ServiceSpec | undefined {
+  return specs.find((s) => s.name === name);
+}

@@ -1,0 +1,81 @@
+/** Names of the stack's services; each renders to one container (Docker) or one workload (Kubernetes). */
+export const SERVICE_NAMES = ['postgres', 'etcd', 'minio', 'minio-init', 'milvus', 'redis'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Credentials the stack generates; rendered as sensitive Terraform variables (Docker) or Secret keys (Kubernetes). */
+export const SECRET_NAMES = [
+  'postgres_password',
+  'minio_root_password',
+  'milvus_root_password',
+  'redis_password',
+] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+/** A value that is either literal or a reference to a generated credential. */
+export type Value = string | { secret: SecretName };
+
+/**
+ * Text assembled from literal parts and secret references, e.g. `['http://root:', {secret}, '@minio:9000']`.
+ * Renderers join it with their own secret syntax, so no credential is ever written into a spec.
+ */
+export type Template = Value[];
+
+export interface PortSpec {
+  /** Short name, also the Kubernetes port name. */
+  name: string;
+  containerPort: number;
+  /** Host port on the bind address (Docker only); `null` keeps the port on the private network. */
+  hostPort: number | null;
+}
+
+export interface HealthCheckSpec {
+  /** Exec-form command run inside the container; works in distroless images (no shell needed). */
+  command: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  /** Grace period after start during which failures do not count. */
+  startPeriodSeconds: number;
+}
+
+export interface VolumeSpec {
+  /** Logical name; the Docker volume is `<project>-<env>-<service>-<name>`. */
+  name: string;
+  containerPath: string;
+  sizeGi: number;
+}
+
+export interface FileSpec {
+  /** Absolute path of the file in the container. */
+  containerPath: string;
+  content: Template;
+}
+
+export interface ServiceSpec {
+  name: ServiceName;
+  image: string;
+  /** Overrides the image's entrypoint. */
+  entrypoint?: string[];
+  /** Arguments (the image's CMD). */
+  command?: Template[];
+  env: Record<string, Template>;
+  ports: PortSpec[];
+  /** Absent for one-shot jobs. */
+  healthCheck?: HealthCheckSpec;
+  volumes: VolumeSpec[];
+  files: FileSpec[];
+  /** Services that must be healthy (or, for jobs, completed) first. */
+  dependsOn: ServiceName[];
+  resources: { memoryMb: number; cpuMillis: number };
+  /** A job that runs to completion once (e.g. creating the Milvus bucket), not a long-running server. */
+  job?: boolean;
+}
+
+/** Renders a template with the renderer's own way of naming a secret. */
+export function renderTemplate(template: Template, secret: (name: SecretName) => string): string {
+  return template.map((part) => (typeof part === 'string' ? part : secret(part.secret))).join('');
+}
+
+export function templateHasSecret(template: Template): boolean {
+  return template.some((part) => typeof part !== 'string');
+}

@@ -1,0 +1,133 @@
+import path from 'node:path';
+import { Network } from '@cdktf/provider-docker/lib/network/index.js';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
+import { Volume } from '@cdktf/provider-docker/lib/volume/index.js';
+import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import type { Construct } from 'constructs';
+import type { VectorstackConfig } from '../../lib/config/schema.js';
+import {
+  SECRET_NAMES,
+  type SecretName,
+  type ServiceName,
+  type ServiceSpec,
+} from '../../lib/services/types.js';
+import { DockerService, dockerVolumeName } from './docker-service.js';
+
+export interface DockerStackProps {
+  readonly config: VectorstackConfig;
+  readonly specs: ServiceSpec[];
+  /** Directory holding this environment's Terraform state files. */
+  readonly stateDir: string;
+}
+
+/** `<project>-<env>`: prefix of every Docker object the stacks create, so environments never collide. */
+export function dockerNamePrefix(config: VectorstackConfig): string {
+  return `${config.project}-${config.environment}`;
+}
+
+export function dockerStackNames(config: VectorstackConfig): { base: string; services: string } {
+  const prefix = dockerNamePrefix(config);
+  return { base: `${prefix}-base`, services: `${prefix}-services` };
+}
+
+function labelsFor(config: VectorstackConfig): Record<string, string> {
+  return { 'vectorstack.project': config.project, 'vectorstack.environment': config.environment };
+}
+
+/**
+ * Network and named volumes: the part of the local stack that outlives `down`. Only `destroy --volumes` removes it.
+ */
+export class DockerBaseStack extends TerraformStack {
+  readonly network: Network;
+
+  constructor(scope: Construct, id: string, props: DockerStackProps) {
+    super(scope, id);
+    const prefix = dockerNamePrefix(props.config);
+    new LocalBackend(this, { path: path.join(props.stateDir, `${id}.tfstate`) });
+    new DockerProvider(this, 'docker', {});
+    const labels = Object.entries(labelsFor(props.config)).map(([label, value]) => ({ label, value }));
+    this.network = new Network(this, 'network', { name: prefix, driver: 'bridge', labels });
+    for (const spec of props.specs) {
+      for (const volume of spec.volumes) {
+        new Volume(this, `${spec.name}-${volume.name}`, {
+          name: dockerVolumeName(prefix, spec.name, volume.name),
+          labels,
+        });
+      }
+    }
+  }
+}
+
+/** The containers. `down` destroys this stack alone, so data volumes survive. */
+export class DockerServicesStack extends TerraformStack {
+  readonly services = new Map<ServiceName, DockerService>();
+
+  constructor(scope: Construct, id: string, props: DockerStackProps) {
+    super(scope, id);
+    const { config } = props;
+    const prefix = dockerNamePrefix(config);
+    new LocalBackend(this, { path: path.join(props.stateDir, `${id}.tfstate`) });
+    new DockerProvider(this, 'docker', {});
+
+    // Credentials arrive as sensitive variables (TF_VAR_*), so the synthesized JSON never holds one.
+    const variables = new Map<SecretName, TerraformVariable>();
+    for (const name of SECRET_NAMES) {
+      variables.set(
+        name,
+        new TerraformVariable(this, name, { type: 'string', sensitive: true, nullable: false }),
+      );
+    }
+    const secret = (name: SecretName) => variables.get(name)!.stringValue;
+
+    for (const spec of props.specs) {
+      const dependsOn = spec.dependsOn.map((dep) => {
+        const service = this.services.get(dep);
+        if (!service)
+          throw new Error(`service ${spec.name} depends on ${dep}, which is not defined before it`);
+        return service.container;
+      });
+      const service = new DockerService(this, spec.name, {
+        spec,
+        networkName: prefix,
+        namePrefix: prefix,
+        secret,
+        bindAddress: config.docker.bindAddress,
+        dependsOn,
+        healthTimeoutSeconds: config.docker.healthTimeoutSeconds,
+        labels: labelsFor(config),
+      });
+      this.services.set(spec.name, service);
+      if (!spec.job) new TerraformOutput(this, `${spec.name}_container`, { value: service.containerName });
+    }
+  }
+}
+
+export interface DockerStacks {
+  base: DockerBaseStack;
+  services: DockerServicesStack;
+}
+
+export function buildDockerStacks(scope: Construct, props: DockerStackProps): DockerStacks {
+  assertDistinctHostPorts(props.specs);
+  const names = dockerStackNames(props.config);
+  const base = new DockerBaseStack(scope, names.base, props);
+  const services = new DockerServicesStack(scope, names.services, props);
+  services.addDependency(base);
+  return { base, services };
+}
+
+/** Two services published on one host port would fail at apply time; say so at synth time instead. */
+export function assertDistinctHostPorts(specs: ServiceSpec[]): void {
+  const seen = new Map<number, string>();
+  for (const spec of specs) {
+    for (const port of spec.ports) {
+      if (port.hostPort === null) continue;
+      const other = seen.get(port.hostPort);
+      if (other)
+        throw new Error(
+          `host port ${port.hostPort} is configured for both ${other} and ${spec.name}.${port.name}`,
+        );
+      seen.set(port.hostPort, `${spec.name}.${port.name}`);
+    }
+  }
+}
