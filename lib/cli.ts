@@ -31,18 +31,16 @@ export function parseFlags(argv: string[], spec: FlagSpec): minimist.ParsedArgs 
  * Runs a script's main: prints errors as plain messages (with every listed problem) and sets process.exitCode
  * instead of exiting, so pending output is flushed. `exitCode` on the error picks the code (default 1).
  */
-export async function runMain(main: () => Promise<number | undefined | void>): Promise<void> {
+export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
   try {
     const code = await main();
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
     const err = error as Error & { problems?: string[]; remedy?: string; exitCode?: number };
     process.stderr.write(`error: ${err.message}\n`);
-    if (err.problems && err.problems.length > 1 && !(err instanceof ConfigError)) {
-      for (const problem of err.problems) process.stderr.write(`  - ${problem}\n`);
-    } else if (err.problems?.length === 1 && err.problems[0] !== err.message) {
-      process.stderr.write(`  - ${err.problems[0]}\n`);
-    }
+    // A ConfigError's message already lists its problems.
+    const problems = error instanceof ConfigError ? [] : (err.problems ?? []);
+    for (const problem of problems) if (problem !== err.message) process.stderr.write(`  - ${problem}\n`);
     if (err.remedy) process.stderr.write(`${err.remedy}\n`);
     if (process.env.VECTORSTACK_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = typeof err.exitCode === 'number' ? err.exitCode : 1;

@@ -172,20 +172,25 @@ export function milvusSpec(
 
 export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec {
   const redis = config.redis;
-  // The password reaches redis-server on stdin, so it never shows in the process list or the container's arguments.
-  const serverArgs = [
-    '--dir /data',
-    `--appendonly ${redis.appendonly ? 'yes' : 'no'}`,
-    `--maxmemory ${redis.maxmemoryMb}mb`,
-    `--maxmemory-policy ${redis.evictionPolicy}`,
-  ].join(' ');
   return {
     name: 'redis',
     image,
-    entrypoint: ['sh', '-c'],
-    command: [[`printf 'requirepass %s\\n' "$REDIS_PASSWORD" | exec redis-server - ${serverArgs}`]],
+    // Arguments, not a shell: the image's own entrypoint still drops root. redis-server rewrites its process title,
+    // so the password does not show in the process list.
+    command: [
+      ['redis-server'],
+      ['--requirepass'],
+      [{ secret: 'redis_password' }],
+      ['--dir'],
+      ['/data'],
+      ['--appendonly'],
+      [redis.appendonly ? 'yes' : 'no'],
+      ['--maxmemory'],
+      [`${redis.maxmemoryMb}mb`],
+      ['--maxmemory-policy'],
+      [redis.evictionPolicy],
+    ],
     env: {
-      REDIS_PASSWORD: [{ secret: 'redis_password' }],
       // redis-cli (health check, operators) authenticates from this variable.
       REDISCLI_AUTH: [{ secret: 'redis_password' }],
     },

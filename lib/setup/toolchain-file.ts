@@ -7,6 +7,8 @@ export interface ToolchainRecord {
   terraform?: { binary: string; flavour: 'terraform' | 'tofu'; version: string };
   /** CLI config pointing at the local provider mirror; absent when the public registry is used. */
   cliConfigFile?: string;
+  /** Provider versions in that mirror; synthesis pins these instead of the bindings' versions. */
+  providers?: Record<string, string>;
 }
 
 export function toolchainFile(environ: NodeJS.ProcessEnv = process.env): string {

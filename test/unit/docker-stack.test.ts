@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/load.js';
-import type { VectorstackConfig } from '../../lib/config/schema.js';
+import type { ConfigOverrides, VectorstackConfig } from '../../lib/config/schema.js';
 import { DEFAULT_IMAGES, resolveImages } from '../../lib/images.js';
 import { buildServiceSpecs } from '../../lib/services/specs.js';
 import { DockerService } from '../../stacks/docker/docker-service.js';
@@ -15,7 +15,7 @@ interface Synthesized {
   variable?: Record<string, { sensitive?: boolean }>;
 }
 
-function synth(overrides: Parameters<typeof loadConfig>[0]['overrides'] = {}) {
+function synth(overrides: ConfigOverrides = {}) {
   const config = loadConfig({ environ: {}, cwd: mkdtempSync(path.join(os.tmpdir(), 'vs-')), overrides });
   const app = Testing.app();
   const specs = buildServiceSpecs(config, resolveImages(config.images, {}));
@@ -127,8 +127,13 @@ describe('Docker stacks', () => {
     ]) {
       expect(services.variable?.[name]?.sensitive, name).toBe(true);
     }
-    expect(containers(services).postgres!.env).toContain('POSTGRES_PASSWORD=${var.postgres_password}');
-    expect(containers(services).milvus!.env).toContain('MINIO_SECRET_ACCESS_KEY=${var.minio_root_password}');
+    const reference = (name: string) => `\${var.${name}}`;
+    expect(containers(services).postgres!.env).toContain(
+      `POSTGRES_PASSWORD=${reference('postgres_password')}`,
+    );
+    expect(containers(services).milvus!.env).toContain(
+      `MINIO_SECRET_ACCESS_KEY=${reference('minio_root_password')}`,
+    );
     expect(servicesJson).not.toMatch(/PASSWORD=[A-Za-z0-9_-]{20,}/);
   });
 

@@ -1,0 +1,19 @@
+import { cacheDir } from '../paths.js';
+import { Progress } from '../util/progress.js';
+import { runSetup } from './run.js';
+import { SetupError } from './types.js';
+
+/** Fails with the missing components when the host is not prepared; `up` calls this before anything else. */
+export async function checkSetup(environ: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const report = await runSetup({
+    cacheDir: cacheDir(environ),
+    checkOnly: true,
+    environ,
+    progress: new Progress(undefined, false),
+  });
+  if (report.ok) return;
+  const missing = report.results
+    .filter((r) => r.status === 'missing' || r.status === 'failed')
+    .map((r) => `${r.component}: ${r.status}${r.detail ? ` (${r.detail})` : ''}`);
+  throw new SetupError(`the host is not prepared:\n  ${missing.join('\n  ')}`, 'run: npm run setup');
+}

@@ -1,0 +1,166 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { $ } from 'zx';
+import { DEFAULT_IMAGES, IMAGE_KEYS, type ImageKey } from '../images.js';
+import { imagesFile, REPO_ROOT } from '../paths.js';
+import { Progress } from '../util/progress.js';
+import { ensureDebianBase } from './debian-base.js';
+import { ensureDockerEngine } from './docker-engine.js';
+import { OFFLINE_IMAGES, type OfflineImageRecipe, TEST_IMAGES } from './offline-images.js';
+import { ensureProviders } from './providers.js';
+import { ensureTerraformCli } from './terraform-cli.js';
+import { readToolchain, writeToolchain } from './toolchain-file.js';
+import { type SetupContext, SetupError, type StepOutcome, type StepResult } from './types.js';
+
+export interface SetupOptions {
+  cacheDir: string;
+  checkOnly?: boolean;
+  offline?: boolean;
+  force?: string[];
+  progress?: Progress;
+  environ?: NodeJS.ProcessEnv;
+}
+
+export interface SetupReport {
+  results: StepResult[];
+  ok: boolean;
+  /** The first failure's remedy, for the summary. */
+  remedies: string[];
+}
+
+/** Image present locally? */
+async function hasImage(tag: string): Promise<boolean> {
+  return (
+    (await $({ quiet: true, nothrow: true })`docker image inspect --format ${'{{.Id}}'} ${tag}`).exitCode ===
+    0
+  );
+}
+
+/**
+ * Prepares the host, step by step: Docker engine, Terraform-compatible CLI, providers, images. Each step reports
+ * found / built / pulled / failed with its time; a failed step does not stop independent ones, and everything built
+ * is cached, so a re-run resumes where the last one stopped.
+ */
+export async function runSetup(options: SetupOptions): Promise<SetupReport> {
+  const ctx: SetupContext = {
+    cacheDir: options.cacheDir,
+    repoRoot: REPO_ROOT,
+    checkOnly: options.checkOnly ?? false,
+    force: new Set(options.force ?? []),
+    offline: options.offline ?? false,
+    progress: options.progress ?? new Progress(),
+    environ: options.environ ?? process.env,
+  };
+  mkdirSync(ctx.cacheDir, { recursive: true });
+  const results: StepResult[] = [];
+  const remedies: string[] = [];
+
+  const step = async (component: string, run: () => Promise<StepOutcome>): Promise<StepOutcome> => {
+    const started = Date.now();
+    ctx.progress.log(`${component}: ${ctx.checkOnly ? 'checking' : 'preparing'}`);
+    let outcome: StepOutcome;
+    try {
+      outcome = await run();
+    } catch (error) {
+      const err = error as Error;
+      const missing = ctx.checkOnly && !(err instanceof SetupError);
+      outcome = {
+        status: missing ? 'missing' : 'failed',
+        source: '-',
+        version: '-',
+        detail: err.message.split('\n')[0],
+      };
+      if (err instanceof SetupError && err.remedy) remedies.push(err.remedy);
+      if (!missing) ctx.progress.log(`${component}: FAILED: ${err.message}`);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    results.push({ component, seconds, ...outcome });
+    ctx.progress.log(`${component}: ${outcome.status} (${outcome.version}, ${seconds.toFixed(1)}s)`);
+    return outcome;
+  };
+  const skip = (component: string, why: string) =>
+    results.push({ component, status: 'skipped', source: '-', version: '-', seconds: 0, detail: why });
+  const usable = (o: StepOutcome) => o.status !== 'failed' && o.status !== 'missing';
+
+  const record = readToolchain(ctx.environ);
+  const docker = await step('docker engine', () => ensureDockerEngine(ctx));
+  const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
+  if (usable(cli)) await step('providers', () => ensureProviders(ctx, record));
+  else skip('providers', 'no Terraform-compatible CLI');
+  if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
+
+  if (!usable(docker)) {
+    for (const key of IMAGE_KEYS) skip(`image:${key}`, 'no Docker engine');
+    return { results, ok: false, remedies };
+  }
+
+  // Official images where they are present or can be pulled; local builds for the rest.
+  const overrides: Partial<Record<ImageKey, string>> = {};
+  const needOffline: ImageKey[] = [];
+  for (const key of IMAGE_KEYS) {
+    const tag = DEFAULT_IMAGES[key];
+    if (!ctx.offline && (await hasImage(tag))) {
+      results.push({
+        component: `image:${key}`,
+        status: 'found',
+        source: 'local engine',
+        version: tag,
+        seconds: 0,
+      });
+    } else if (
+      !ctx.offline &&
+      !ctx.checkOnly &&
+      (await $({ quiet: true, nothrow: true })`docker pull ${tag}`.timeout('300s')).ok
+    ) {
+      results.push({
+        component: `image:${key}`,
+        status: 'pulled',
+        source: 'registry',
+        version: tag,
+        seconds: 0,
+      });
+    } else {
+      needOffline.push(key);
+    }
+  }
+  if (needOffline.length > 0) {
+    const base = await step('image:debian', async () => {
+      const { built, version } = await ensureDebianBase(ctx);
+      return { status: built ? 'built' : 'found', source: 'debootstrap (Debian archive)', version };
+    });
+    const recipes: OfflineImageRecipe[] = [
+      ...needOffline.map((key) => OFFLINE_IMAGES[key]),
+      ...Object.values(TEST_IMAGES),
+    ];
+    const testImages: Record<string, string> = {};
+    for (const recipe of recipes) {
+      if (!usable(base)) {
+        skip(`image:${recipe.key}`, 'no base image');
+        continue;
+      }
+      let tag: string | undefined;
+      await step(`image:${recipe.key}`, async () => {
+        const outcome = await recipe.ensure(ctx);
+        tag = outcome.tag;
+        return outcome;
+      });
+      if (!tag) continue;
+      if (recipe.key in DEFAULT_IMAGES) overrides[recipe.key as ImageKey] = tag;
+      else testImages[recipe.key] = tag;
+    }
+    if (!ctx.checkOnly && Object.keys(overrides).length === needOffline.length) {
+      const file = imagesFile(ctx.environ);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify({ images: overrides, testImages }, null, 2)}\n`);
+      results.push({
+        component: 'image overrides',
+        status: 'written',
+        source: file,
+        version: '-',
+        seconds: 0,
+      });
+    }
+  }
+  const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
+  return { results, ok, remedies };
+}

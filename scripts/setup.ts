@@ -1,0 +1,51 @@
+#!/usr/bin/env tsx
+// npm run setup [-- --check] [--offline] [--force COMPONENT]... [--json] [--quiet]
+// Prepares this host to run the real stack: Docker engine, a Terraform-compatible CLI, providers, images.
+import { parseFlags, runMain } from '../lib/cli.js';
+import { cacheDir } from '../lib/paths.js';
+import { runSetup } from '../lib/setup/run.js';
+import { Progress } from '../lib/util/progress.js';
+import { renderTable } from '../lib/util/table.js';
+
+const USAGE = [
+  'usage: npm run setup -- [--check] [--offline] [--force COMPONENT]... [--json] [--quiet]',
+  '  --check     report only; exit 1 if anything is missing',
+  '  --offline   build local images and providers even where the public ones are reachable',
+  '  --force     rebuild a component even if cached (tofu, minio, mc, image:postgres, image:debian, ...)',
+  `  cache: ${cacheDir()} (override with VECTORSTACK_CACHE_DIR)`,
+].join('\n');
+
+await runMain(async () => {
+  const flags = parseFlags(process.argv.slice(2), {
+    boolean: ['check', 'offline', 'quiet'],
+    string: ['force'],
+    usage: USAGE,
+  });
+  if (flags.help) return void console.log(USAGE);
+  const force = ([] as string[]).concat(flags.force ?? []);
+  const report = await runSetup({
+    cacheDir: cacheDir(),
+    checkOnly: flags.check,
+    offline: flags.offline,
+    force,
+    progress: new Progress(),
+  });
+  if (flags.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    const rows = report.results.map((r) => [
+      r.component,
+      r.source,
+      r.version,
+      r.status,
+      r.seconds.toFixed(1),
+    ]);
+    if (!flags.quiet || !report.ok)
+      console.log(renderTable(['component', 'source', 'version', 'status', 'seconds'], rows));
+    for (const r of report.results.filter((x) => x.status === 'failed' || x.status === 'missing')) {
+      console.error(`${r.component}: ${r.status}${r.detail ? `: ${r.detail}` : ''}`);
+    }
+    for (const remedy of report.remedies) console.error(remedy);
+  }
+  return report.ok ? 0 : 1;
+});
