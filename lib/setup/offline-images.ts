@@ -155,15 +155,10 @@ export const OFFLINE_IMAGES: Record<ImageKey, OfflineImageRecipe> = {
     dockerDir: 'images/postgres',
     repository: `${REPO}/postgres`,
     version: {
-      // dpkg-query's own ${Version} field syntax, not a template.
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format string
-      command: [
-        'sh',
-        '-c',
-        'postgres --version; dpkg-query -W -f "pgvector ${Version}\\n" postgresql-17-pgvector',
-      ],
+      // dpkg-query prints `<package>\t<version>`.
+      command: ['sh', '-c', 'postgres --version; dpkg-query -W postgresql-17-pgvector'],
       parse: (out) =>
-        `${firstMatch(/PostgreSQL\) (\d+\.\d+)/)(out)}-pgvector${firstMatch(/pgvector (\d+\.\d+\.\d+)/)(out)}`,
+        `${firstMatch(/PostgreSQL\) (\d+\.\d+)/)(out)}-pgvector${firstMatch(/pgvector\s+(\d+\.\d+\.\d+)/)(out)}`,
     },
   }),
   redis: recipe('redis', 'Debian trixie packages', {
