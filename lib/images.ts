@@ -10,7 +10,7 @@ export const DEFAULT_IMAGES = {
   etcd: 'quay.io/coreos/etcd:v3.5.16',
   minio: 'minio/minio:RELEASE.2024-12-18T13-15-44Z',
   mc: 'minio/mc:RELEASE.2024-11-21T17-21-54Z',
-  milvus: 'milvusdb/milvus:v2.5.4',
+  milvus: 'milvusdb/milvus:v2.6.16',
   redis: 'redis:8.0.2',
 } as const satisfies Record<string, string>;
 

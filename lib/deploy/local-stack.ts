@@ -11,6 +11,7 @@ import { buildServiceSpecs } from '../services/specs.js';
 import type { ServiceSpec } from '../services/types.js';
 import { Progress } from '../util/progress.js';
 import { type ContainerState, dockerAnswers, listStackContainers } from './docker-state.js';
+import { ensureMilvusRootPassword } from './milvus-root.js';
 import { buildConnectionInfo, type ConnectionInfo } from './outputs.js';
 import { findPortConflicts } from './ports.js';
 import { apply, init, plan, type TerraformCli, terraformCli } from './terraform-cli.js';
@@ -158,6 +159,15 @@ export async function up(options: StackOptions = {}): Promise<UpResult> {
   if (unhealthy.length > 0) throw new StackError('services are not healthy', unhealthy);
 
   const connection = buildConnectionInfo(p.config, p.specs);
+  if (connection.milvus) {
+    const outcome = await ensureMilvusRootPassword(connection.milvus, credentials.milvus_root_password);
+    if (outcome === 'rotated')
+      p.progress.log('milvus: replaced the default root password with the generated one');
+  } else if (p.config.milvus.enabled) {
+    p.progress.log(
+      'milvus: not published on this host (milvus.hostPort is null); root password left to the server',
+    );
+  }
   const outputsFile = path.join(p.dir, 'outputs.json');
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   writeFileSync(outputsFile, `${JSON.stringify(connection, null, 2)}\n`);

@@ -1,0 +1,157 @@
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import * as Minio from 'minio';
+import pRetry, { AbortError } from 'p-retry';
+import pg from 'pg';
+import { createClient } from 'redis';
+
+export class UnreachableError extends Error {
+  constructor(service: string, host: string, port: number, attempts: number, cause: Error) {
+    super(`${service} at ${host}:${port} is unreachable after ${attempts} attempt(s): ${cause.message}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+export interface RetryOptions {
+  /** Attempts before giving up. @default 5 */
+  attempts?: number;
+  /** First back-off in ms (doubles each time). @default 200 */
+  minTimeoutMs?: number;
+}
+
+/** Connection failures worth retrying (the server is starting or restarting), as opposed to a refused login. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P03'].includes(code) ||
+    /ECONNREFUSED|ECONNRESET|socket hang up|Connection terminated|UNAVAILABLE|the database system is starting up/i.test(
+      message,
+    )
+  );
+}
+
+/** Runs `connect` with bounded, growing back-off; a non-transient error (bad password) fails at once. */
+export async function withRetries<T>(
+  service: string,
+  host: string,
+  port: number,
+  connect: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  let tried = 0;
+  try {
+    return await pRetry(
+      async () => {
+        tried++;
+        try {
+          return await connect();
+        } catch (error) {
+          if (!isTransient(error)) throw new AbortError(error as Error);
+          throw error;
+        }
+      },
+      { retries: attempts - 1, minTimeout: options.minTimeoutMs ?? 200, factor: 2 },
+    );
+  } catch (error) {
+    if (isTransient(error)) throw new UnreachableError(service, host, port, tried, error as Error);
+    throw error;
+  }
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export async function connectPostgres(
+  endpoint: Endpoint & { database: string; user: string; password: string },
+  retry?: RetryOptions,
+): Promise<pg.Client> {
+  return withRetries(
+    'postgres',
+    endpoint.host,
+    endpoint.port,
+    async () => {
+      const client = new pg.Client({ ...endpoint, connectionTimeoutMillis: 5000 });
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+    },
+    retry,
+  );
+}
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+export async function connectRedis(
+  endpoint: Endpoint & { password?: string; username?: string },
+  retry?: RetryOptions,
+): Promise<RedisClient> {
+  return withRetries(
+    'redis',
+    endpoint.host,
+    endpoint.port,
+    async () => {
+      const client = createClient({
+        socket: { host: endpoint.host, port: endpoint.port, connectTimeout: 5000, reconnectStrategy: false },
+        username: endpoint.username,
+        password: endpoint.password,
+      });
+      client.on('error', () => {}); // errors surface through the awaited calls
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        client.destroy();
+        throw error;
+      }
+    },
+    retry,
+  );
+}
+
+export async function connectMilvus(
+  endpoint: Endpoint & { username: string; password: string },
+  retry?: RetryOptions,
+): Promise<MilvusClient> {
+  return withRetries(
+    'milvus',
+    endpoint.host,
+    endpoint.port,
+    async () => {
+      const client = new MilvusClient({
+        address: `${endpoint.host}:${endpoint.port}`,
+        username: endpoint.username,
+        password: endpoint.password,
+        timeout: 10_000,
+      });
+      try {
+        // The SDK connects in the background; an unawaited rejection of that promise would end the process.
+        await client.connectPromise;
+        const collections = await client.listCollections();
+        if (collections.status.error_code !== 'Success')
+          throw new Error(`milvus refused: ${collections.status.reason}`);
+        return client;
+      } catch (error) {
+        await client.closeConnection().catch(() => {});
+        throw error;
+      }
+    },
+    retry,
+  );
+}
+
+export function minioClient(endpoint: Endpoint & { accessKey: string; secretKey: string }): Minio.Client {
+  return new Minio.Client({
+    endPoint: endpoint.host,
+    port: endpoint.port,
+    useSSL: false,
+    accessKey: endpoint.accessKey,
+    secretKey: endpoint.secretKey,
+  });
+}
