@@ -28,8 +28,8 @@ const hostPort = z.number().int().min(1).max(65535).nullable();
 const resources = z.strictObject({
   /** Memory limit in MiB. */
   memoryMb: z.number().int().min(64),
-  /** CPU limit in millicores (1000 = one core). */
-  cpuMillis: z.number().int().min(50),
+  /** CPU limit in millicores (1000 = one core), in steps of 100. */
+  cpuMillis: z.number().int().min(100).multipleOf(100),
 });
 
 export const configSchema = z.strictObject({

@@ -11,7 +11,7 @@ import { buildServiceSpecs } from '../services/specs.js';
 import type { ServiceSpec } from '../services/types.js';
 import { Progress } from '../util/progress.js';
 import { type ContainerState, dockerAnswers, listStackContainers } from './docker-state.js';
-import { ensureMilvusRootPassword } from './milvus-root.js';
+import { ensureMilvusRootPassword, waitForMilvusReady } from './milvus.js';
 import { buildConnectionInfo, type ConnectionInfo } from './outputs.js';
 import { findPortConflicts } from './ports.js';
 import { apply, init, plan, type TerraformCli, terraformCli } from './terraform-cli.js';
@@ -161,8 +161,18 @@ export async function up(options: StackOptions = {}): Promise<UpResult> {
   const connection = buildConnectionInfo(p.config, p.specs);
   if (connection.milvus) {
     const outcome = await ensureMilvusRootPassword(connection.milvus, credentials.milvus_root_password);
-    if (outcome === 'rotated')
+    if (outcome === 'rotated') {
       p.progress.log('milvus: replaced the default root password with the generated one');
+    }
+    let reported = false;
+    const waited = await waitForMilvusReady(connection.milvus, credentials.milvus_root_password, {
+      timeoutMs: p.config.docker.healthTimeoutSeconds * 1000,
+      onWait: (reasons) => {
+        if (!reported) p.progress.log(`milvus: waiting for all components to report healthy (${reasons})`);
+        reported = true;
+      },
+    });
+    if (reported) p.progress.log(`milvus: healthy after ${(waited / 1000).toFixed(1)} s`);
   } else if (p.config.milvus.enabled) {
     p.progress.log(
       'milvus: not published on this host (milvus.hostPort is null); root password left to the server',

@@ -27,6 +27,16 @@ export interface DockerServiceProps {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 
+/** Seconds as Go prints a time.Duration (90 -> "1m30s"): the provider reads durations back in that form. */
+export function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
 /** Volume name for a service's volume: shared by the volume's creator (the base stack) and its user. */
 export function dockerVolumeName(namePrefix: string, service: string, volume: string): string {
   return `${namePrefix}-${service}-${volume}`;
@@ -86,12 +96,17 @@ export class DockerService extends Construct {
       })),
       upload: spec.files.map((file) => ({ file: file.containerPath, content: render(file.content) })),
       memory: spec.resources.memoryMb,
-      cpus: (spec.resources.cpuMillis / 1000).toString(),
+      // No swap: a database that swaps is slower than one that is told it is out of memory.
+      memorySwap: spec.resources.memoryMb,
+      // Docker reports CPUs back with one decimal; write them the same way or every plan shows a replacement.
+      cpus: (spec.resources.cpuMillis / 1000).toFixed(1),
       labels: Object.entries({ ...props.labels, 'vectorstack.service': spec.name }).map(([label, value]) => ({
         label,
         value,
       })),
       dependsOn: props.dependsOn,
+      // Without an entrypoint of its own the container runs the image's, which the provider reads back into state.
+      lifecycle: spec.entrypoint ? undefined : { ignoreChanges: ['entrypoint'] },
       // Bounded logs: a laptop's disk is not a log store.
       logDriver: 'json-file',
       logOpts: { 'max-size': '10m', 'max-file': '3' },
@@ -105,10 +120,10 @@ export class DockerService extends Construct {
             waitTimeout: healthTimeoutSeconds,
             healthcheck: {
               test: ['CMD', ...spec.healthCheck!.command],
-              interval: `${spec.healthCheck!.intervalSeconds}s`,
-              timeout: `${spec.healthCheck!.timeoutSeconds}s`,
+              interval: goDuration(spec.healthCheck!.intervalSeconds),
+              timeout: goDuration(spec.healthCheck!.timeoutSeconds),
               retries: spec.healthCheck!.retries,
-              startPeriod: `${spec.healthCheck!.startPeriodSeconds}s`,
+              startPeriod: goDuration(spec.healthCheck!.startPeriodSeconds),
             },
           }),
     };

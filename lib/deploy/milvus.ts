@@ -43,3 +43,37 @@ export async function ensureMilvusRootPassword(
   await verified.closeConnection();
   return 'rotated';
 }
+
+/**
+ * Waits until Milvus's own health API reports every component healthy. /healthz turns green before a restarted
+ * server has dropped the sessions of its previous run (held in etcd until their lease expires, about 30 s after an
+ * unclean stop); until then index and load requests fail. Bounded: throws after `timeoutMs`.
+ */
+export async function waitForMilvusReady(
+  endpoint: Endpoint,
+  password: string,
+  options: { timeoutMs?: number; onWait?: (reasons: string) => void } = {},
+): Promise<number> {
+  const started = Date.now();
+  const deadline = started + (options.timeoutMs ?? 180_000);
+  const client = await connectMilvus({ ...endpoint, username: 'root', password });
+  try {
+    let last = '';
+    while (Date.now() < deadline) {
+      try {
+        const health = await client.checkHealth();
+        if (health.isHealthy) return Date.now() - started;
+        last = health.reasons.join('; ') || 'not healthy';
+      } catch (error) {
+        last = (error as Error).message.split('\n')[0] ?? 'check failed';
+      }
+      options.onWait?.(last);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+    throw new Error(
+      `milvus at ${endpoint.host}:${endpoint.port} did not report healthy within ${options.timeoutMs ?? 180_000} ms: ${last}`,
+    );
+  } finally {
+    await client.closeConnection();
+  }
+}

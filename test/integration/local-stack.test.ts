@@ -1,0 +1,249 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DataType } from '@zilliz/milvus2-sdk-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectMilvus, connectPostgres, connectRedis, minioClient } from '../../lib/clients.js';
+import type { Credentials } from '../../lib/credentials.js';
+import { destroyAll, down, StackError, type UpResult, up } from '../../lib/deploy/local-stack.js';
+import { Progress } from '../../lib/util/progress.js';
+import { requirePreparedHost, testConfig } from './prerequisites.js';
+
+// The whole lifecycle on the real Docker engine: up, auth, data, down/up, repair, destroy.
+const { config, cwd } = testConfig('vse2e', 25400);
+const options = { config, cwd, progress: new Progress(undefined, !!process.env.VECTORSTACK_TEST_VERBOSE) };
+const host = '127.0.0.1';
+const dockerLines = (...args: string[]) =>
+  execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
+const labelFilter = ['--filter', 'label=vectorstack.project=vse2e'];
+
+let first: UpResult;
+let credentials: Credentials;
+
+beforeAll(async () => {
+  await requirePreparedHost();
+  await destroyAll(options).catch(() => {}); // a previous run that died midway
+});
+
+afterAll(async () => {
+  await destroyAll(options).catch(() => {});
+});
+
+describe('local stack on Docker', () => {
+  it('refuses to start when a published port is taken, and creates nothing', async () => {
+    const blocker = net.createServer().listen(config.redis.hostPort!, host);
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    try {
+      const error = await up(options).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StackError);
+      expect((error as StackError).problems).toEqual([
+        `127.0.0.1:${config.redis.hostPort} (redis.hostPort) is already in use by another process; free it or choose another port with redis.hostPort in the config file or VECTORSTACK_REDIS_HOST_PORT`,
+      ]);
+      expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('comes up healthy, with credentials in a 0600 file and no secret in the outputs', async () => {
+    first = await up(options);
+    credentials = first.credentials;
+    const servers = first.containers.filter((c) => c.service !== 'minio-init');
+    expect(servers.map((c) => c.service).sort()).toEqual(['etcd', 'milvus', 'minio', 'postgres', 'redis']);
+    for (const c of servers) expect(c.health, c.service).toBe('healthy');
+    expect(statSync(first.credentialsFile).mode & 0o777).toBe(0o600);
+    const outputs = readFileSync(first.outputsFile, 'utf8');
+    for (const secret of Object.values(credentials)) expect(outputs).not.toContain(secret);
+    // Every published port is on loopback.
+    for (const c of servers) {
+      const bindings = JSON.parse(
+        dockerLines('inspect', '--format', '{{json .HostConfig.PortBindings}}', c.name)[0]!,
+      );
+      for (const list of Object.values(bindings ?? {}) as { HostIp: string }[][]) {
+        for (const b of list) expect(b.HostIp, c.service).toBe('127.0.0.1');
+      }
+    }
+  });
+
+  it('PostgreSQL: the password works, a wrong one is refused, pgvector is there', async () => {
+    const endpoint = { host, port: config.postgres.hostPort!, database: 'rag', user: 'vectorstack' };
+    const wrong = await connectPostgres({ ...endpoint, password: 'wrong' }).catch(
+      (e: { code?: string }) => e,
+    );
+    expect((wrong as { code?: string }).code).toBe('28P01'); // invalid_password
+    const client = await connectPostgres({ ...endpoint, password: credentials.postgres_password });
+    try {
+      await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+      await client.query('CREATE TABLE e2e (id int PRIMARY KEY, embedding vector(3))');
+      await client.query(`INSERT INTO e2e VALUES (1, '[1,2,3]')`);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('Redis: AUTH works, a client without it is refused', async () => {
+    const anonymous = await connectRedis({ host, port: config.redis.hostPort! });
+    try {
+      await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    } finally {
+      anonymous.destroy();
+    }
+    const client = await connectRedis({
+      host,
+      port: config.redis.hostPort!,
+      password: credentials.redis_password,
+    });
+    try {
+      expect(await client.ping()).toBe('PONG');
+      await client.set('e2e:key', 'kept');
+      expect(await client.configGet('appendonly')).toEqual({ appendonly: 'yes' });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("MinIO: Milvus's bucket exists, credentials work, anonymous access is refused", async () => {
+    const port = config.minio.hostPort!;
+    const anonymous = await fetch(`http://${host}:${port}/${config.minio.bucket}/`);
+    expect(anonymous.status).toBe(403);
+    const s3 = minioClient({
+      host,
+      port,
+      accessKey: config.minio.rootUser,
+      secretKey: credentials.minio_root_password,
+    });
+    expect(await s3.bucketExists(config.minio.bucket)).toBe(true);
+    await s3.makeBucket('e2e-data');
+    await s3.putObject('e2e-data', 'object.txt', Buffer.from('kept'));
+    const bad = minioClient({ host, port, accessKey: config.minio.rootUser, secretKey: 'wrong-secret-key' });
+    await expect(bad.bucketExists(config.minio.bucket)).rejects.toThrow(
+      /signature|SignatureDoesNotMatch|denied/i,
+    );
+  });
+
+  it('Milvus: root with the generated password works, the default password no longer does', async () => {
+    const endpoint = { host, port: config.milvus.hostPort! };
+    await expect(
+      connectMilvus({ ...endpoint, username: 'root', password: 'Milvus' }, { attempts: 1 }),
+    ).rejects.toThrow();
+    const client = await connectMilvus({
+      ...endpoint,
+      username: 'root',
+      password: credentials.milvus_root_password,
+    });
+    try {
+      const created = await client.createCollection({
+        collection_name: 'e2e',
+        fields: [
+          { name: 'id', data_type: DataType.VarChar, is_primary_key: true, max_length: 64 },
+          { name: 'embedding', data_type: DataType.FloatVector, dim: 4 },
+        ],
+      });
+      expect(created.error_code).toBe('Success');
+      const inserted = await client.insert({
+        collection_name: 'e2e',
+        data: [{ id: 'v1', embedding: [0.1, 0.2, 0.3, 0.4] }],
+      });
+      expect(inserted.status.error_code).toBe('Success');
+      await client.flushSync({ collection_names: ['e2e'] });
+    } finally {
+      await client.closeConnection();
+    }
+  });
+
+  it('down removes the containers and keeps the volumes; up brings all four kinds of data back', async () => {
+    await down(options);
+    expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
+    expect(dockerLines('volume', 'ls', '-q', ...labelFilter).length).toBe(5);
+    const again = await up(options);
+    expect(again.changed).toBe(true);
+
+    const pgc = await connectPostgres({
+      host,
+      port: config.postgres.hostPort!,
+      database: 'rag',
+      user: 'vectorstack',
+      password: credentials.postgres_password,
+    });
+    try {
+      expect((await pgc.query('SELECT embedding::text AS e FROM e2e WHERE id = 1')).rows).toEqual([
+        { e: '[1,2,3]' },
+      ]);
+    } finally {
+      await pgc.end();
+    }
+    const redis = await connectRedis({
+      host,
+      port: config.redis.hostPort!,
+      password: credentials.redis_password,
+    });
+    try {
+      expect(await redis.get('e2e:key')).toBe('kept');
+    } finally {
+      redis.destroy();
+    }
+    const s3 = minioClient({
+      host,
+      port: config.minio.hostPort!,
+      accessKey: config.minio.rootUser,
+      secretKey: credentials.minio_root_password,
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of await s3.getObject('e2e-data', 'object.txt')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('kept');
+    const milvus = await connectMilvus({
+      host,
+      port: config.milvus.hostPort!,
+      username: 'root',
+      password: credentials.milvus_root_password,
+    });
+    try {
+      await milvus.createIndex({
+        collection_name: 'e2e',
+        field_name: 'embedding',
+        index_type: 'FLAT',
+        metric_type: 'L2',
+      });
+      await milvus.loadCollectionSync({ collection_name: 'e2e' });
+      const rows = await milvus.query({
+        collection_name: 'e2e',
+        filter: 'id == "v1"',
+        output_fields: ['id'],
+      });
+      expect(rows.data.map((r) => r.id)).toEqual(['v1']);
+    } finally {
+      await milvus.closeConnection();
+    }
+  });
+
+  it('a no-op up changes nothing', async () => {
+    const result = await up(options);
+    expect(result.changed).toBe(false);
+  });
+
+  it('up repairs a killed container', async () => {
+    execFileSync('docker', ['kill', 'vse2e-local-redis']);
+    const result = await up(options);
+    expect(result.changed).toBe(true);
+    expect(result.containers.find((c) => c.service === 'redis')?.health).toBe('healthy');
+    const redis = await connectRedis({
+      host,
+      port: config.redis.hostPort!,
+      password: credentials.redis_password,
+    });
+    try {
+      expect(await redis.get('e2e:key')).toBe('kept'); // AOF on the volume survived the kill
+    } finally {
+      redis.destroy();
+    }
+  });
+
+  it('destroy --volumes leaves no container, network or volume', async () => {
+    await destroyAll(options);
+    expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
+    expect(dockerLines('volume', 'ls', '-q', ...labelFilter)).toEqual([]);
+    expect(dockerLines('network', 'ls', '-q', ...labelFilter)).toEqual([]);
+    expect(path.isAbsolute(first.outputsFile)).toBe(true);
+  });
+});
