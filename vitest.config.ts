@@ -14,6 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
           // Real servers: one file at a time, generous timeouts for image start-up on 2 cores.
           fileParallelism: false,
           testTimeout: 600_000,
