@@ -1,9 +1,9 @@
 #!/usr/bin/env tsx
 // npm run setup [-- --check] [--offline] [--force COMPONENT]... [--json] [--quiet]
 // Prepares this host to run the real stack: Docker engine, a Terraform-compatible CLI, providers, images.
-import { parseFlags, runMain } from '../lib/cli.js';
+import { parseFlags, runMain, UsageError } from '../lib/cli.js';
 import { cacheDir } from '../lib/paths.js';
-import { runSetup } from '../lib/setup/run.js';
+import { runSetup, SETUP_STEPS, type SetupStepName } from '../lib/setup/run.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
 
@@ -12,22 +12,30 @@ const USAGE = [
   '  --check     report only; exit 1 if anything is missing',
   '  --offline   build local images and providers even where the public ones are reachable',
   '  --force     rebuild a component even if cached (tofu, minio, mc, image:postgres, image:debian, ...)',
+  `  --only      run only these steps (repeatable): ${SETUP_STEPS.join(', ')}; the Docker engine is always checked`,
   `  cache: ${cacheDir()} (override with VECTORSTACK_CACHE_DIR)`,
 ].join('\n');
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
     boolean: ['check', 'offline', 'quiet'],
-    string: ['force'],
+    string: ['force', 'only'],
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
   const force = ([] as string[]).concat(flags.force ?? []);
+  const only = ([] as string[]).concat(flags.only ?? []);
+  for (const name of only) {
+    if (!(SETUP_STEPS as readonly string[]).includes(name)) {
+      throw new UsageError(`--only ${name}: unknown step; allowed: ${SETUP_STEPS.join(', ')}`);
+    }
+  }
   const report = await runSetup({
     cacheDir: cacheDir(),
     checkOnly: flags.check,
     offline: flags.offline,
     force,
+    only: only.length > 0 ? (only as SetupStepName[]) : undefined,
     progress: new Progress(),
   });
   if (flags.json) {

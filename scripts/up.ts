@@ -1,6 +1,7 @@
 #!/usr/bin/env tsx
 // npm run up [-- --env local] [--show-secrets] [--json]: provision the local stack and wait until it is healthy.
 import { parseFlags, runMain } from '../lib/cli.js';
+import { loadConfig } from '../lib/config/load.js';
 import { up } from '../lib/deploy/local-stack.js';
 import { withSecrets } from '../lib/deploy/outputs.js';
 import { checkSetup } from '../lib/setup/check.js';
@@ -16,10 +17,12 @@ await runMain(async () => {
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
+  // The configuration first: a typo is the cheapest mistake to report.
+  const config = loadConfig({ env: flags.env });
   const progress = new Progress();
   progress.log('checking setup (npm run setup -- --check)');
   await checkSetup();
-  const result = await up({ env: flags.env, progress });
+  const result = await up({ config, progress });
   const connection = flags['show-secrets']
     ? withSecrets(result.connection, result.credentials)
     : result.connection;

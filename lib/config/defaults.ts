@@ -1,3 +1,4 @@
+import { KUBERNETES_BASE, KUBERNETES_ENVIRONMENTS } from '../../k8s/environments.js';
 import type { ConfigOverrides, EnvironmentName, VectorstackConfig } from './schema.js';
 
 /** Defaults shared by every environment. Host ports sit off the standard ones so a developer's own servers keep theirs. */
@@ -55,6 +56,7 @@ export const BASE_DEFAULTS: VectorstackConfig = {
     storageGi: 2,
     resources: { memoryMb: 384, cpuMillis: 500 },
   },
+  kubernetes: KUBERNETES_BASE,
   images: {},
 };
 
@@ -63,11 +65,13 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, ConfigOverrides> = {
   local: {},
   staging: {
     target: 'kubernetes',
+    kubernetes: KUBERNETES_ENVIRONMENTS.staging,
     postgres: { resources: { memoryMb: 2048, cpuMillis: 1000 } },
     milvus: { resources: { memoryMb: 8192, cpuMillis: 2000 } },
   },
   production: {
     target: 'kubernetes',
+    kubernetes: KUBERNETES_ENVIRONMENTS.production,
     postgres: {
       sharedBuffersMb: 1024,
       maxConnections: 300,

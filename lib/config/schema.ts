@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kubernetesSchema } from '../../k8s/schema.js';
 
 /** Environments the kit knows. `local` runs on Docker; `staging` and `production` on Kubernetes. */
 export const ENVIRONMENTS = ['local', 'staging', 'production'] as const;
@@ -128,6 +129,8 @@ export const configSchema = z.strictObject({
     storageGi: z.number().int().min(1),
     resources,
   }),
+  /** Cluster details of the Kubernetes environments (k8s/schema.ts); ignored by the Docker target. */
+  kubernetes: kubernetesSchema,
   /** Per-service image overrides; empty means the pinned defaults (or the offline images from `npm run setup`). */
   images: z.record(z.string(), z.string().min(1)),
 });

@@ -56,15 +56,45 @@ export function postgresSpec(config: VectorstackConfig, image: string): ServiceS
   };
 }
 
-export function etcdSpec(config: VectorstackConfig, image: string, advertiseHost = 'etcd'): ServiceSpec {
+/**
+ * Members of a multi-node etcd (Kubernetes StatefulSet). Values may hold `$(POD_NAME)`-style references the
+ * orchestrator expands per pod, so one spec serves every member.
+ */
+export interface EtcdClusterOptions {
+  /** This member's name, e.g. `$(POD_NAME)`. */
+  memberName: string;
+  /** Host this member advertises to peers, e.g. `$(POD_NAME).etcd-headless.ns.svc.cluster.local`. */
+  peerHost: string;
+  /** Every member of the initial cluster, in order. */
+  members: { name: string; host: string }[];
+  /** Keeps two clusters that share a network from joining each other. */
+  token: string;
+}
+
+export function etcdSpec(
+  config: VectorstackConfig,
+  image: string,
+  advertiseHost = 'etcd',
+  cluster?: EtcdClusterOptions,
+): ServiceSpec {
   const etcd = config.etcd;
+  const peer = CONTAINER_PORTS.etcdPeer;
+  const clusterArgs = cluster
+    ? [
+        [`--listen-peer-urls=http://0.0.0.0:${peer}`],
+        [`--initial-advertise-peer-urls=http://${cluster.peerHost}:${peer}`],
+        [`--initial-cluster=${cluster.members.map((m) => `${m.name}=http://${m.host}:${peer}`).join(',')}`],
+        ['--initial-cluster-state=new'],
+        [`--initial-cluster-token=${cluster.token}`],
+      ]
+    : [];
   return {
     name: 'etcd',
     image,
     // Milvus's recommended etcd settings: revision auto-compaction, a backend quota and a snapshot count.
     command: [
       ['etcd'],
-      ['--name=etcd'],
+      [`--name=${cluster?.memberName ?? 'etcd'}`],
       ['--data-dir=/etcd'],
       [`--listen-client-urls=http://0.0.0.0:${CONTAINER_PORTS.etcdClient}`],
       [`--advertise-client-urls=http://${advertiseHost}:${CONTAINER_PORTS.etcdClient}`],
@@ -72,9 +102,13 @@ export function etcdSpec(config: VectorstackConfig, image: string, advertiseHost
       [`--auto-compaction-retention=${etcd.autoCompactionRetention}`],
       [`--quota-backend-bytes=${etcd.quotaBackendBytes}`],
       [`--snapshot-count=${etcd.snapshotCount}`],
+      ...clusterArgs,
     ],
     env: { ETCDCTL_API: ['3'] },
-    ports: [{ name: 'client', containerPort: CONTAINER_PORTS.etcdClient, hostPort: etcd.hostPort }],
+    ports: [
+      { name: 'client', containerPort: CONTAINER_PORTS.etcdClient, hostPort: etcd.hostPort },
+      ...(cluster ? [{ name: 'peer', containerPort: peer, hostPort: null }] : []),
+    ],
     healthCheck: health(['etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health'], 20),
     volumes: [{ name: 'data', containerPath: '/etcd', sizeGi: etcd.storageGi }],
     files: [],
@@ -204,19 +238,31 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
 }
 
 /** Every enabled service, in start order, rendered from one config: the single source for Docker and Kubernetes. */
+/** How services find each other; the defaults are the Docker network aliases (the service names). */
+export interface ServiceTopology {
+  /** Host etcd advertises to clients. @default 'etcd' */
+  etcdAdvertiseHost?: string;
+  /** Multi-member etcd wiring. @default undefined (a single member) */
+  etcdCluster?: EtcdClusterOptions;
+  /** Hosts Milvus and the bucket job connect to. @default { etcd: 'etcd', minio: 'minio' } */
+  hosts?: { etcd: string; minio: string };
+}
+
 export function buildServiceSpecs(
   config: VectorstackConfig,
   images: Record<ImageKey, string>,
+  topology: ServiceTopology = {},
 ): ServiceSpec[] {
+  const hosts = topology.hosts ?? { etcd: 'etcd', minio: 'minio' };
   const specs: ServiceSpec[] = [];
   if (config.postgres.enabled) specs.push(postgresSpec(config, images.postgres));
   if (config.milvus.enabled) {
     specs.push(
-      etcdSpec(config, images.etcd),
+      etcdSpec(config, images.etcd, topology.etcdAdvertiseHost, topology.etcdCluster),
       minioSpec(config, images.minio),
-      minioInitSpec(config, images.mc),
+      minioInitSpec(config, images.mc, hosts.minio),
     );
-    specs.push(milvusSpec(config, images.milvus));
+    specs.push(milvusSpec(config, images.milvus, hosts));
   }
   if (config.redis.enabled) specs.push(redisSpec(config, images.redis));
   return specs;

@@ -8,6 +8,8 @@ export const SECRET_NAMES = [
   'minio_root_password',
   'milvus_root_password',
   'redis_password',
+  'redis_cache_password',
+  'redis_session_password',
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 

@@ -17,9 +17,14 @@ export interface SetupOptions {
   checkOnly?: boolean;
   offline?: boolean;
   force?: string[];
+  /** Run only these steps (docker, terraform, providers, images); default: all. */
+  only?: SetupStepName[];
   progress?: Progress;
   environ?: NodeJS.ProcessEnv;
 }
+
+export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'images'] as const;
+export type SetupStepName = (typeof SETUP_STEPS)[number];
 
 export interface SetupReport {
   results: StepResult[];
@@ -82,16 +87,22 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     results.push({ component, status: 'skipped', source: '-', version: '-', seconds: 0, detail: why });
   const usable = (o: StepOutcome) => o.status !== 'failed' && o.status !== 'missing';
 
+  const wanted = new Set<SetupStepName>(options.only ?? SETUP_STEPS);
   const record = readToolchain(ctx.environ);
   const docker = await step('docker engine', () => ensureDockerEngine(ctx));
-  const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
-  if (usable(cli)) await step('providers', () => ensureProviders(ctx, record));
-  else skip('providers', 'no Terraform-compatible CLI');
-  if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
+  if (wanted.has('terraform') || wanted.has('providers')) {
+    const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
+    if (wanted.has('providers')) {
+      if (usable(cli)) await step('providers', () => ensureProviders(ctx, record));
+      else skip('providers', 'no Terraform-compatible CLI');
+    }
+    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
+  }
+  if (!wanted.has('images')) return finish();
 
   if (!usable(docker)) {
     for (const key of IMAGE_KEYS) skip(`image:${key}`, 'no Docker engine');
-    return { results, ok: false, remedies };
+    return finish();
   }
 
   // Official images where they are present or can be pulled; local builds for the rest.
@@ -161,6 +172,10 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
       });
     }
   }
-  const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
-  return { results, ok, remedies };
+  return finish();
+
+  function finish(): SetupReport {
+    const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
+    return { results, ok, remedies };
+  }
 }

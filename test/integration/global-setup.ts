@@ -8,10 +8,12 @@ export async function setup(): Promise<() => Promise<void>> {
   await requirePreparedHost();
   const config = sharedStackConfig();
   const options = { config, cwd: SHARED_STACK_DIR, progress: new Progress() };
-  // Start from empty volumes: a previous run that died may have left data behind.
-  await destroyAll(options).catch(() => {});
+  // VECTORSTACK_TEST_KEEP_STACK=1 reuses a running shared stack and leaves it up: for quick iterations while
+  // developing. CI starts from empty volumes, since a previous run that died may have left data behind.
+  const keep = process.env.VECTORSTACK_TEST_KEEP_STACK === '1';
+  if (!keep) await destroyAll(options).catch(() => {});
   await up(options);
   return async () => {
-    await destroyAll(options);
+    if (!keep) await destroyAll(options);
   };
 }

@@ -1,0 +1,38 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { VectorstackConfig } from '../config/schema.js';
+import { type Credentials, readCredentials } from '../credentials.js';
+import type { ConnectionInfo } from '../deploy/outputs.js';
+import { stateDir } from '../paths.js';
+
+/** A running stack to verify: its config, where each service answers, and its secrets (never printed). */
+export interface VerifyTarget {
+  config: VectorstackConfig;
+  connection: ConnectionInfo;
+  credentials: Credentials;
+}
+
+export class TargetError extends Error {
+  readonly remedy = 'run: npm run up (then npm run bootstrap)';
+}
+
+/** Reads the target of `--env` from the files `npm run up` wrote under the state directory. */
+export function resolveTarget(env: string | undefined, cwd = process.cwd()): VerifyTarget {
+  const config = loadConfig({ env, cwd });
+  const dir = stateDir(config.stateDir, config.environment, cwd);
+  const outputsFile = path.join(dir, 'outputs.json');
+  if (!existsSync(outputsFile))
+    throw new TargetError(`environment ${config.environment} is not up: ${outputsFile} does not exist`);
+  const credentials = readCredentials(dir);
+  if (!credentials) throw new TargetError(`environment ${config.environment} has no credentials in ${dir}`);
+  const connection = JSON.parse(readFileSync(outputsFile, 'utf8')) as ConnectionInfo;
+  return { config, connection, credentials };
+}
+
+/** Where plots and JUnit files go by default: `<stateDir>/<env>/reports/` (ignored by git). */
+export function reportsDir(config: VectorstackConfig, cwd = process.cwd()): string {
+  const dir = path.join(stateDir(config.stateDir, config.environment, cwd), 'reports');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
