@@ -1,0 +1,79 @@
+import { $ } from 'zx';
+import type { Credentials } from '../credentials.js';
+import { renderTemplate, type ServiceSpec } from '../services/types.js';
+
+/**
+ * The baseline `npm run bench:up` compares against: the same service specs started with plain `docker run`, in
+ * dependency order, each waited for by its health check, as a hand-written script would.
+ */
+export async function dockerRunBaseline(
+  specs: ServiceSpec[],
+  credentials: Credentials,
+  prefix: string,
+  bindAddress: string,
+  healthTimeoutMs: number,
+): Promise<void> {
+  await $({ quiet: true })`docker network create ${prefix}`;
+  for (const spec of specs) {
+    const render = (t: Parameters<typeof renderTemplate>[0]) =>
+      renderTemplate(t, (name) => credentials[name]);
+    const args = [
+      '--name',
+      `${prefix}-${spec.name}`,
+      '--network',
+      prefix,
+      '--network-alias',
+      spec.name,
+      '--hostname',
+      spec.name,
+    ];
+    for (const [key, value] of Object.entries(spec.env)) args.push('-e', `${key}=${render(value)}`);
+    for (const port of spec.ports) {
+      if (port.hostPort !== null) args.push('-p', `${bindAddress}:${port.hostPort}:${port.containerPort}`);
+    }
+    for (const volume of spec.volumes)
+      args.push('-v', `${prefix}-${spec.name}-${volume.name}:${volume.containerPath}`);
+    if (spec.entrypoint) args.push('--entrypoint', spec.entrypoint[0]!);
+    const command = [...(spec.entrypoint?.slice(1) ?? []), ...(spec.command ?? []).map(render)];
+    if (spec.job) {
+      await $({ quiet: true })`docker run --rm ${args} ${spec.image} ${command}`;
+      continue;
+    }
+    const hc = spec.healthCheck!;
+    args.push(
+      '--health-cmd',
+      hc.command.join(' '),
+      '--health-interval',
+      `${hc.intervalSeconds}s`,
+      '--health-timeout',
+      `${hc.timeoutSeconds}s`,
+      '--health-retries',
+      String(hc.retries),
+      '--health-start-period',
+      `${hc.startPeriodSeconds}s`,
+    );
+    await $({ quiet: true })`docker run -d ${args} ${spec.image} ${command}`;
+    await waitHealthy(`${prefix}-${spec.name}`, healthTimeoutMs);
+  }
+}
+
+async function waitHealthy(container: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = (
+      await $({ quiet: true })`docker inspect --format ${'{{.State.Health.Status}}'} ${container}`
+    ).stdout.trim();
+    if (status === 'healthy') return;
+    if (status === 'unhealthy') throw new Error(`${container} became unhealthy`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${container} not healthy within ${timeoutMs} ms`);
+}
+
+export async function removeBaseline(specs: ServiceSpec[], prefix: string): Promise<void> {
+  const containers = specs.map((s) => `${prefix}-${s.name}`);
+  await $({ quiet: true, nothrow: true })`docker rm -f ${containers}`;
+  const volumes = specs.flatMap((s) => s.volumes.map((v) => `${prefix}-${s.name}-${v.name}`));
+  if (volumes.length > 0) await $({ quiet: true, nothrow: true })`docker volume rm ${volumes}`;
+  await $({ quiet: true, nothrow: true })`docker network rm ${prefix}`;
+}
