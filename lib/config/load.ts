@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
+import { ProblemsError } from '../errors.js';
 import { BASE_DEFAULTS, ENVIRONMENT_DEFAULTS } from './defaults.js';
 import {
   type ConfigOverrides,
@@ -11,15 +12,8 @@ import {
   type VectorstackConfig,
 } from './schema.js';
 
-export class ConfigError extends Error {
-  constructor(
-    message: string,
-    readonly problems: string[] = [message],
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+/** Invalid configuration: each problem names the field, the value and what is allowed. */
+export class ConfigError extends ProblemsError {}
 
 /** Config file looked for in the working directory when none is named. */
 export const DEFAULT_CONFIG_FILES = [

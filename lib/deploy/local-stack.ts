@@ -5,6 +5,7 @@ import { synthesize } from '../../stacks/synth.js';
 import { loadConfig } from '../config/load.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import { type Credentials, ensureCredentials, readCredentials, secretsAsTfVars } from '../credentials.js';
+import { ProblemsError } from '../errors.js';
 import { resolveImages } from '../images.js';
 import { stateDir } from '../paths.js';
 import { buildServiceSpecs } from '../services/specs.js';
@@ -16,15 +17,8 @@ import { buildConnectionInfo, type ConnectionInfo } from './outputs.js';
 import { findPortConflicts } from './ports.js';
 import { apply, init, plan, type TerraformCli, terraformCli } from './terraform-cli.js';
 
-export class StackError extends Error {
-  constructor(
-    message: string,
-    readonly problems: string[] = [message],
-  ) {
-    super(message);
-    this.name = 'StackError';
-  }
-}
+/** The stack cannot be brought to the requested state; nothing was half-created. */
+export class StackError extends ProblemsError {}
 
 export interface StackOptions {
   env?: string;

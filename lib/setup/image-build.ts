@@ -30,7 +30,7 @@ export interface ImageBuild {
   version: string | { command: string[]; parse: (output: string) => string };
   buildArgs?: Record<string, string>;
   /** Produces the artifacts; called only when a build is needed. */
-  artifacts?: () => Promise<BuildArtifact[]>;
+  artifacts?: (ctx: SetupContext) => Promise<BuildArtifact[]>;
   /** Identities of the artifacts, known without producing them (pinned hashes, versions). */
   artifactIdentities?: string[];
 }
@@ -79,7 +79,7 @@ export async function ensureImage(
   rmSync(contextDir, { recursive: true, force: true });
   mkdirSync(contextDir, { recursive: true });
   cpSync(path.join(ctx.repoRoot, build.dockerDir), contextDir, { recursive: true });
-  for (const artifact of build.artifacts ? await build.artifacts() : []) {
+  for (const artifact of build.artifacts ? await build.artifacts(ctx) : []) {
     cpSync(artifact.from, path.join(contextDir, artifact.to), { recursive: true, preserveTimestamps: true });
   }
   const buildingTag = `${build.repository}:building`;

@@ -92,63 +92,36 @@ async function fetchMilvusWheel(ctx: SetupContext): Promise<string> {
   return wheel;
 }
 
-function milvusRecipe(): OfflineImageRecipe {
-  return {
-    key: 'milvus',
-    async ensure(ctx) {
-      const { built, tag, version } = await ensureImage(
-        ctx,
-        {
-          component: 'image:milvus',
-          dockerDir: 'images/milvus',
-          repository: `${REPO}/milvus`,
-          version: MILVUS_WHEEL.version,
-          buildArgs: { MILVUS_VERSION: MILVUS_WHEEL.version },
-          artifactIdentities: [`wheel=${MILVUS_WHEEL.sha256}`],
-          artifacts: async () => {
-            const wheel = await fetchMilvusWheel(ctx);
-            const dist = path.join(ctx.cacheDir, 'milvus', `dist-${MILVUS_WHEEL.version}`);
-            await $({
-              quiet: true,
-              env: { ...ctx.environ, WHEEL_SHA256: MILVUS_WHEEL.sha256 },
-            })`sh ${path.join(ctx.repoRoot, 'images/milvus/unpack-wheel.sh')} ${wheel} ${dist}`;
-            return [{ from: dist, to: 'dist', identity: MILVUS_WHEEL.sha256 }];
-          },
-        },
-        BASE_IMAGE,
-      );
-      return { status: built ? 'built' : 'found', source: 'PyPI wheel (milvus)', version, tag };
-    },
-  };
-}
-function milvusLiteRecipe(): OfflineImageRecipe {
-  return {
-    key: 'milvus-lite',
-    async ensure(ctx) {
-      const { built, tag, version } = await ensureImage(
-        ctx,
-        {
-          component: 'image:milvus-lite',
-          dockerDir: 'images/milvus-lite',
-          repository: `${REPO}/milvus-lite`,
-          version: MILVUS_LITE_VERSION,
-          buildArgs: { MILVUS_LITE_VERSION },
-          // requirements.txt (with every sha256) is in the Dockerfile directory, so it is part of the inputs hash.
-          artifacts: async () => {
-            const wheels = path.join(ctx.cacheDir, 'pip', `milvus-lite-${MILVUS_LITE_VERSION}`);
-            ctx.progress.log('image:milvus-lite: pip download of the hash-pinned wheels');
-            await $({
-              quiet: true,
-            })`sh ${path.join(ctx.repoRoot, 'images/milvus-lite/fetch-wheels.sh')} ${wheels}`;
-            return [{ from: wheels, to: 'wheels', identity: 'requirements.txt' }];
-          },
-        },
-        BASE_IMAGE,
-      );
-      return { status: built ? 'built' : 'found', source: 'PyPI (milvus-lite)', version, tag };
-    },
-  };
-}
+const milvusRecipe = recipe('milvus', 'PyPI wheel (milvus)', {
+  dockerDir: 'images/milvus',
+  repository: `${REPO}/milvus`,
+  version: MILVUS_WHEEL.version,
+  buildArgs: { MILVUS_VERSION: MILVUS_WHEEL.version },
+  artifactIdentities: [`wheel=${MILVUS_WHEEL.sha256}`],
+  artifacts: async (ctx) => {
+    const wheel = await fetchMilvusWheel(ctx);
+    const dist = path.join(ctx.cacheDir, 'milvus', `dist-${MILVUS_WHEEL.version}`);
+    await $({
+      quiet: true,
+      env: { ...ctx.environ, WHEEL_SHA256: MILVUS_WHEEL.sha256 },
+    })`sh ${path.join(ctx.repoRoot, 'images/milvus/unpack-wheel.sh')} ${wheel} ${dist}`;
+    return [{ from: dist, to: 'dist', identity: MILVUS_WHEEL.sha256 }];
+  },
+});
+
+const milvusLiteRecipe = recipe('milvus-lite', 'PyPI (milvus-lite)', {
+  dockerDir: 'images/milvus-lite',
+  repository: `${REPO}/milvus-lite`,
+  version: MILVUS_LITE_VERSION,
+  buildArgs: { MILVUS_LITE_VERSION },
+  // requirements.txt (with every sha256) is in the Dockerfile directory, so it is part of the inputs hash.
+  artifacts: async (ctx) => {
+    const wheels = path.join(ctx.cacheDir, 'pip', `milvus-lite-${MILVUS_LITE_VERSION}`);
+    ctx.progress.log('image:milvus-lite: pip download of the hash-pinned wheels');
+    await $({ quiet: true })`sh ${path.join(ctx.repoRoot, 'images/milvus-lite/fetch-wheels.sh')} ${wheels}`;
+    return [{ from: wheels, to: 'wheels', identity: 'requirements.txt' }];
+  },
+});
 
 export const OFFLINE_IMAGES: Record<ImageKey, OfflineImageRecipe> = {
   postgres: recipe('postgres', 'Debian trixie packages', {
@@ -173,10 +146,10 @@ export const OFFLINE_IMAGES: Record<ImageKey, OfflineImageRecipe> = {
   }),
   minio: goImage('minio'),
   mc: goImage('mc'),
-  milvus: milvusRecipe(),
+  milvus: milvusRecipe,
 };
 
 /** Images only the test suite uses (API-level tests of newer Milvus features). */
 export const TEST_IMAGES: Record<TestImageKey, OfflineImageRecipe> = {
-  'milvus-lite': milvusLiteRecipe(),
+  'milvus-lite': milvusLiteRecipe,
 };
