@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { App, type TerraformStack } from 'cdktf';
+import { App, TerraformProvider, type TerraformStack } from 'cdktf';
 import { type LoadConfigOptions, loadConfig } from '../lib/config/load.js';
 import type { VectorstackConfig } from '../lib/config/schema.js';
 import { resolveImages } from '../lib/images.js';
@@ -7,6 +7,7 @@ import { stateDir } from '../lib/paths.js';
 import { buildServiceSpecs } from '../lib/services/specs.js';
 import { readToolchain } from '../lib/setup/toolchain-file.js';
 import { buildDockerStacks, type DockerStacks } from './docker/docker-stacks.js';
+import { buildKubernetesStack, type KubernetesStack } from './kubernetes/kubernetes-stack.js';
 
 export interface SynthResult {
   config: VectorstackConfig;
@@ -14,6 +15,7 @@ export interface SynthResult {
   outdir: string;
   stateDir: string;
   docker?: DockerStacks;
+  kubernetes?: KubernetesStack;
 }
 
 /** Loads the configuration and synthesizes the environment's stacks into `outdir` (default: the cdktf.json one). */
@@ -23,6 +25,8 @@ export function synthesize(
     config?: VectorstackConfig;
     /** Provider versions to pin (default: those of the local mirror recorded by setup, if any). */
     providerVersions?: Record<string, string>;
+    /** Kubernetes: wait for rollouts and jobs during apply (false for an API server without nodes). */
+    wait?: boolean;
   },
 ): SynthResult {
   const config = options.config ?? loadConfig(options);
@@ -30,15 +34,27 @@ export function synthesize(
   const outdir =
     options.outdir ?? process.env.CDKTF_OUTDIR ?? path.resolve(options.cwd ?? process.cwd(), 'cdktf.out');
   const app = new App({ outdir, skipValidation: false });
-  const specs = buildServiceSpecs(config, resolveImages(config.images));
   const result: SynthResult = { config, app, outdir, stateDir: dir };
+  const providerVersions = options.providerVersions ?? readToolchain(options.environ).providers ?? {};
   if (config.target === 'docker') {
+    const specs = buildServiceSpecs(config, resolveImages(config.images));
     result.docker = buildDockerStacks(app, { config, specs, stateDir: dir });
-    const providerVersions = options.providerVersions ?? readToolchain(options.environ).providers ?? {};
     for (const stack of [result.docker.base, result.docker.services])
       pinProviderVersions(stack, providerVersions);
   } else {
-    throw new Error(`target ${config.target}: the Kubernetes stack is not available yet`);
+    // Renders the same specs with in-cluster hostnames; images exclude this host's offline tags (clusterImages).
+    result.kubernetes = buildKubernetesStack(app, { config, stateDir: dir, wait: options.wait });
+    // Only the providers this stack declares: an entry for another (docker) would make init look for it.
+    const used = new Set(
+      result.kubernetes.node
+        .findAll()
+        .filter((c): c is TerraformProvider => c instanceof TerraformProvider)
+        .map((p) => p.terraformResourceType),
+    );
+    pinProviderVersions(
+      result.kubernetes,
+      Object.fromEntries(Object.entries(providerVersions).filter(([name]) => used.has(name))),
+    );
   }
   app.synth();
   return result;

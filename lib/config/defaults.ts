@@ -57,6 +57,7 @@ export const BASE_DEFAULTS: VectorstackConfig = {
     resources: { memoryMb: 384, cpuMillis: 500 },
   },
   kubernetes: KUBERNETES_BASE,
+  recall: { threshold: 0.95 },
   images: {},
 };
 

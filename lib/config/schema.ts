@@ -131,6 +131,10 @@ export const configSchema = z.strictObject({
   }),
   /** Cluster details of the Kubernetes environments (k8s/schema.ts); ignored by the Docker target. */
   kubernetes: kubernetesSchema,
+  recall: z.strictObject({
+    /** `npm run recall` fails when recall@10 at the configured search parameters is below this. */
+    threshold: z.number().min(0).max(1),
+  }),
   /** Per-service image overrides; empty means the pinned defaults (or the offline images from `npm run setup`). */
   images: z.record(z.string(), z.string().min(1)),
 });
