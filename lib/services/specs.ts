@@ -204,17 +204,36 @@ export function milvusSpec(
   };
 }
 
+/** ACL file on the data volume: users created by `npm run bootstrap` (ACL SAVE) survive restarts. */
+export const REDIS_ACL_FILE = '/data/users.acl';
+
+/**
+ * Runs before redis-server: creates the ACL file if missing and (re)writes its `default` user from REDISCLI_AUTH.
+ * With an aclfile Redis ignores --requirepass and would start `default` without a password if the file lacked it; this
+ * way credentials.json stays the source of truth and the password never appears in the process arguments. Other
+ * users in the file (saved by bootstrap) are kept. umask 077: the file holds the password.
+ */
+const REDIS_ACL_INIT = [
+  'umask 077',
+  `f=${REDIS_ACL_FILE}`,
+  'touch "$f"',
+  '{ grep -v "^user default " "$f" || true; printf "user default on >%s ~* &* +@all\\n" "$REDISCLI_AUTH"; } > "$f.tmp"',
+  'mv "$f.tmp" "$f"',
+  'exec "$@"',
+].join('\n');
+
 export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec {
   const redis = config.redis;
   return {
     name: 'redis',
     image,
-    // Arguments, not a shell: the image's own entrypoint still drops root. redis-server rewrites its process title,
-    // so the password does not show in the process list.
+    // The script execs the image's own entrypoint, which still drops root (and fixes the file's owner).
+    entrypoint: ['sh', '-c', REDIS_ACL_INIT, 'redis-acl-init'],
     command: [
+      ['docker-entrypoint.sh'],
       ['redis-server'],
-      ['--requirepass'],
-      [{ secret: 'redis_password' }],
+      ['--aclfile'],
+      [REDIS_ACL_FILE],
       ['--dir'],
       ['/data'],
       ['--appendonly'],
@@ -225,7 +244,7 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
       [redis.evictionPolicy],
     ],
     env: {
-      // redis-cli (health check, operators) authenticates from this variable.
+      // The default user's password (see REDIS_ACL_INIT); redis-cli (health check, operators) also reads it.
       REDISCLI_AUTH: [{ secret: 'redis_password' }],
     },
     ports: [{ name: 'redis', containerPort: CONTAINER_PORTS.redis, hostPort: redis.hostPort }],

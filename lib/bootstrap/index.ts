@@ -1,0 +1,230 @@
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type pg from 'pg';
+import { type MilvusCollectionSpec, milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { REDIS_ACL_USERS, type RedisAclUserSpec } from '../../schemas/redis/acl.js';
+import {
+  connectMilvus,
+  connectPostgres,
+  connectRedis,
+  type RedisClient,
+  type RetryOptions,
+} from '../clients.js';
+import type { VectorstackConfig } from '../config/schema.js';
+import type { Credentials } from '../credentials.js';
+import type { ConnectionInfo } from '../deploy/outputs.js';
+import type { Progress } from '../util/progress.js';
+import { planMilvus } from './milvus.js';
+import { planPostgres, withAdvisoryLock } from './postgres.js';
+import { planRedis } from './redis.js';
+import {
+  BootstrapError,
+  EXIT_DRIFT,
+  EXIT_OK,
+  type ExecutablePlan,
+  type PlannedAction,
+  type StoreName,
+  type StorePlan,
+} from './types.js';
+import { validateInputs } from './validate.js';
+
+export interface BootstrapOptions {
+  config: VectorstackConfig;
+  connection: ConnectionInfo;
+  credentials: Partial<Credentials>;
+  /** Print the plan only; change nothing. */
+  planOnly?: boolean;
+  /** Allow destructive fixes of drift (recreating a Milvus collection deletes its data). */
+  allowRecreate?: boolean;
+  /** PostgreSQL schema for the tables. @default 'public' */
+  postgresSchema?: string;
+  /** Prefix of Milvus collections and Redis ACL users (tests and side-by-side tenants). @default '' */
+  prefix?: string;
+  /** @default schemas/postgres */
+  migrationsDir?: string;
+  /** @default milvusCollectionSpecs(config) */
+  collections?: MilvusCollectionSpec[];
+  /** @default REDIS_ACL_USERS */
+  redisUsers?: RedisAclUserSpec[];
+  retry?: RetryOptions;
+  progress?: Progress;
+}
+
+export interface BootstrapResult {
+  mode: 'plan' | 'apply';
+  /** Per store: what was planned (in apply mode, what was planned under the lock and then applied). */
+  stores: StorePlan[];
+  applied: PlannedAction[];
+  /** 0 in sync, 2 drift this run did not resolve. Failures throw instead (exit 1). */
+  exitCode: number;
+}
+
+interface Clients {
+  postgres?: pg.Client;
+  milvus?: MilvusClient;
+  redis?: RedisClient;
+}
+
+/**
+ * Diffs each enabled store against its spec and, unless planOnly, applies the difference. With PostgreSQL enabled the
+ * whole apply (plan included) runs under its advisory lock: a concurrent run waits, then finds nothing to do.
+ */
+export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
+  const { config } = options;
+  const schema = options.postgresSchema ?? 'public';
+  const prefix = options.prefix ?? '';
+  const collections = options.collections ?? milvusCollectionSpecs(config);
+  const redisUsers = options.redisUsers ?? REDIS_ACL_USERS;
+  validateInputs(config, { postgresSchema: schema, prefix }, collections, redisUsers);
+
+  const clients = await connectAll(options);
+  try {
+    const planAll = async (): Promise<ExecutablePlan[]> => {
+      const plans: Promise<ExecutablePlan>[] = [];
+      if (clients.postgres)
+        plans.push(
+          planPostgres({ client: clients.postgres, config, schema, migrationsDir: options.migrationsDir }),
+        );
+      if (clients.milvus)
+        plans.push(
+          planMilvus({
+            client: clients.milvus,
+            collections,
+            prefix,
+            allowRecreate: options.allowRecreate ?? false,
+          }),
+        );
+      if (clients.redis)
+        plans.push(
+          planRedis({
+            client: clients.redis,
+            config,
+            credentials: options.credentials,
+            users: redisUsers,
+            prefix,
+          }),
+        );
+      return Promise.all(plans);
+    };
+
+    if (options.planOnly) {
+      const plans = await planAll();
+      return result('plan', plans, []);
+    }
+    const apply = async () => {
+      const plans = await planAll();
+      const applied = await executeAll(plans, options.progress);
+      return result('apply', plans, applied);
+    };
+    return clients.postgres ? await withAdvisoryLock(clients.postgres, apply) : await apply();
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+function result(
+  mode: BootstrapResult['mode'],
+  plans: ExecutablePlan[],
+  applied: PlannedAction[],
+): BootstrapResult {
+  const stores = plans.map(({ store, serverVersion, actions, drift, warnings }) => ({
+    store,
+    serverVersion,
+    actions,
+    drift,
+    warnings,
+  }));
+  const drifted = stores.some((s) => s.drift.length > 0);
+  return { mode, stores, applied, exitCode: drifted ? EXIT_DRIFT : EXIT_OK };
+}
+
+/** Stores apply side by side, each in its plan's order; a failure in one does not stop the others mid-step. */
+async function executeAll(plans: ExecutablePlan[], progress?: Progress): Promise<PlannedAction[]> {
+  const applied: PlannedAction[] = [];
+  const outcomes = await Promise.allSettled(
+    plans.map(async (plan) => {
+      for (const action of plan.actions) {
+        progress?.log(`${action.store}: ${action.kind} ${action.target}`);
+        await plan.execute(action);
+        applied.push(action);
+      }
+    }),
+  );
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1)
+    throw new BootstrapError(
+      `bootstrap failed in ${failures.length} stores:\n  ${failures.map((f) => f.message).join('\n  ')}`,
+      failures.map((f) => f.message),
+    );
+  return applied;
+}
+
+function endpointOf(connection: ConnectionInfo, store: StoreName) {
+  const endpoint = connection[store];
+  if (!endpoint)
+    throw new BootstrapError(
+      `${store} is enabled but has no published endpoint in the stack's outputs; run npm run up (with ${store}.hostPort set)`,
+    );
+  return endpoint;
+}
+
+function secret(credentials: Partial<Credentials>, name: keyof Credentials): string {
+  const value = credentials[name];
+  if (!value) throw new BootstrapError(`credential ${name} is missing from credentials.json; run npm run up`);
+  return value;
+}
+
+async function connectAll(options: BootstrapOptions): Promise<Clients> {
+  const { config, connection, credentials, retry } = options;
+  const clients: Clients = {};
+  const pending: Promise<unknown>[] = [];
+  if (config.postgres.enabled) {
+    const pgEndpoint = endpointOf(connection, 'postgres') as NonNullable<ConnectionInfo['postgres']>;
+    pending.push(
+      connectPostgres({ ...pgEndpoint, password: secret(credentials, 'postgres_password') }, retry).then(
+        (c) => {
+          clients.postgres = c;
+        },
+      ),
+    );
+  }
+  if (config.milvus.enabled) {
+    const endpoint = endpointOf(connection, 'milvus') as NonNullable<ConnectionInfo['milvus']>;
+    pending.push(
+      connectMilvus(
+        {
+          host: endpoint.host,
+          port: endpoint.port,
+          username: endpoint.user,
+          password: secret(credentials, 'milvus_root_password'),
+        },
+        retry,
+      ).then((c) => {
+        clients.milvus = c;
+      }),
+    );
+  }
+  if (config.redis.enabled) {
+    const endpoint = endpointOf(connection, 'redis') as NonNullable<ConnectionInfo['redis']>;
+    pending.push(
+      connectRedis({ ...endpoint, password: secret(credentials, 'redis_password') }, retry).then((c) => {
+        clients.redis = c;
+      }),
+    );
+  }
+  const outcomes = await Promise.allSettled(pending);
+  const failure = outcomes.find((o) => o.status === 'rejected');
+  if (failure) {
+    await closeAll(clients);
+    throw (failure as PromiseRejectedResult).reason;
+  }
+  return clients;
+}
+
+async function closeAll(clients: Clients): Promise<void> {
+  await Promise.allSettled([
+    clients.postgres?.end(),
+    clients.milvus?.closeConnection(),
+    clients.redis ? Promise.resolve(clients.redis.destroy()) : undefined,
+  ]);
+}

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import type { VectorMetric, VectorstackConfig } from '../config/schema.js';
+import { REPO_ROOT } from '../paths.js';
+import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
+
+export const DEFAULT_MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas', 'postgres');
+const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+/** Bookkeeping table, in the same schema as the tables it describes. */
+const MIGRATIONS_TABLE = 'schema_migrations';
+/** Advisory lock key (two int4s): constant, so every bootstrap of this database queues behind the running one. */
+const LOCK_KEY = [0x76737461, 0x626f6f74] as const;
+
+export const VECTOR_OPCLASS: Record<VectorMetric, string> = {
+  cosine: 'vector_cosine_ops',
+  l2: 'vector_l2_ops',
+  ip: 'vector_ip_ops',
+};
+
+export interface Migration {
+  name: string;
+  /** The file's text with its {{placeholders}}; what the checksum covers. */
+  template: string;
+  checksum: string;
+}
+
+/** Migration files in name order. A .sql file with a malformed name is an error rather than silently skipped. */
+export function loadMigrations(dir = DEFAULT_MIGRATIONS_DIR): Migration[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const bad = files.filter((f) => !MIGRATION_FILE.test(f));
+  if (bad.length > 0)
+    throw new BootstrapError(`${dir}: migration file names must look like 0001_name.sql: ${bad.join(', ')}`);
+  return files.map((name) => {
+    const template = readFileSync(path.join(dir, name), 'utf8').replaceAll('\r\n', '\n');
+    return { name, template, checksum: createHash('sha256').update(template).digest('hex') };
+  });
+}
+
+/** Values for the templates' placeholders, from the configuration. */
+export function migrationParams(config: VectorstackConfig): Record<string, string> {
+  return {
+    dimension: String(config.embedding.dimension),
+    vector_opclass: VECTOR_OPCLASS[config.embedding.metric],
+    hnsw_m: String(config.postgres.hnsw.m),
+    hnsw_ef_construction: String(config.postgres.hnsw.efConstruction),
+  };
+}
+
+export function renderMigration(migration: Migration, params: Record<string, string>): string {
+  return migration.template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
+    const value = params[key];
+    if (value === undefined)
+      throw new BootstrapError(
+        `${migration.name}: unknown placeholder {{${key}}}; known: ${Object.keys(params).join(', ')}`,
+      );
+    return value;
+  });
+}
+
+export interface PostgresContext {
+  client: pg.Client;
+  config: VectorstackConfig;
+  schema: string;
+  migrationsDir?: string;
+}
+
+export async function planPostgres(ctx: PostgresContext): Promise<ExecutablePlan> {
+  const { client, schema } = ctx;
+  const migrations = loadMigrations(ctx.migrationsDir);
+  const params = migrationParams(ctx.config);
+  for (const m of migrations) renderMigration(m, params); // a bad placeholder fails the plan, not halfway through
+
+  const { rows: versionRows } = await client.query<{ server: string; vector: string | null }>(
+    `SELECT current_setting('server_version') AS server,
+            (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS vector`,
+  );
+  const version = versionRows[0]!;
+  if (!version.vector)
+    throw new BootstrapError(
+      `postgres ${version.server}: the pgvector extension is not installed on the server; use an image with pgvector (e.g. pgvector/pgvector)`,
+    );
+
+  const applied = await appliedMigrations(client, schema);
+  const byName = new Map(migrations.map((m) => [m.name, m]));
+  const problems: string[] = [];
+  for (const row of applied) {
+    const file = byName.get(row.name);
+    if (!file)
+      problems.push(`${row.name}: applied to schema ${schema} but missing from ${migrationsDirOf(ctx)}`);
+    else if (file.checksum !== row.checksum)
+      problems.push(
+        `${row.name}: edited after it was applied (checksum ${row.checksum.slice(0, 12)}… recorded, ${file.checksum.slice(0, 12)}… now); restore it and put the change in a new migration`,
+      );
+  }
+  if (problems.length > 0)
+    throw new BootstrapError(
+      `postgres migrations do not match the database:\n  ${problems.join('\n  ')}`,
+      problems,
+    );
+
+  const appliedNames = new Set(applied.map((r) => r.name));
+  const actions: PlannedAction[] = migrations
+    .filter((m) => !appliedNames.has(m.name))
+    .map((m) => ({
+      store: 'postgres',
+      kind: 'apply-migration',
+      target: m.name,
+      detail: `schema ${schema}`,
+      destructive: false,
+    }));
+
+  return {
+    store: 'postgres',
+    serverVersion: `${version.server} (pgvector ${version.vector})`,
+    actions,
+    drift: await embeddingDrift(ctx),
+    warnings: [],
+    execute: async (action) => {
+      const migration = byName.get(action.target)!;
+      await applyMigration(ctx, migration, renderMigration(migration, params), params);
+    },
+  };
+}
+
+function migrationsDirOf(ctx: PostgresContext): string {
+  return path.relative(process.cwd(), ctx.migrationsDir ?? DEFAULT_MIGRATIONS_DIR) || '.';
+}
+
+async function appliedMigrations(
+  client: pg.Client,
+  schema: string,
+): Promise<{ name: string; checksum: string }[]> {
+  const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+    `${schema}.${MIGRATIONS_TABLE}`,
+  ]);
+  if (!rows[0]!.exists) return [];
+  const result = await client.query<{ name: string; checksum: string }>(
+    `SELECT name, checksum FROM ${schema}.${MIGRATIONS_TABLE} ORDER BY name`,
+  );
+  return result.rows;
+}
+
+/** One migration and its bookkeeping row in one transaction: it is applied completely or not at all. */
+async function applyMigration(
+  ctx: PostgresContext,
+  migration: Migration,
+  sql: string,
+  params: Record<string, string>,
+): Promise<void> {
+  const { client, schema } = ctx;
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${schema}.${MIGRATIONS_TABLE} (
+       name text PRIMARY KEY,
+       checksum text NOT NULL,
+       params jsonb NOT NULL,
+       applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  await client.query('BEGIN');
+  try {
+    // public stays on the path: that is where the vector type lives.
+    await client.query(`SET LOCAL search_path TO ${schema}, public`);
+    // A table lock held by a long query must not stall the run for ever.
+    await client.query(`SET LOCAL lock_timeout = '60s'`);
+    await client.query(sql);
+    await client.query(
+      `INSERT INTO ${schema}.${MIGRATIONS_TABLE} (name, checksum, params) VALUES ($1, $2, $3)`,
+      [migration.name, migration.checksum, JSON.stringify(params)],
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw new BootstrapError(
+      `postgres migration ${migration.name} failed and was rolled back (schema ${schema} stays at the previous migration): ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Compares the embedding column and its HNSW index with the configuration. Migrations never change once applied, so
+ * a new dimension or metric shows up here, not as a pending migration.
+ */
+async function embeddingDrift(ctx: PostgresContext): Promise<Drift[]> {
+  const { client, schema, config } = ctx;
+  const table = `${schema}.chunk_embeddings`;
+  const { rows: columns } = await client.query<{ type: string }>(
+    `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+      WHERE a.attrelid = to_regclass($1) AND a.attname = 'embedding' AND NOT a.attisdropped`,
+    [table],
+  );
+  if (columns.length === 0) return [];
+  const drift: Drift[] = [];
+  const resolution =
+    'add a migration that changes it (a new dimension means re-embedding every chunk); bootstrap never alters applied schema';
+  const add = (target: string, field: string, expected: string, actual: string) => {
+    if (expected !== actual) drift.push({ store: 'postgres', target, field, expected, actual, resolution });
+  };
+  add(table, 'embedding type', `vector(${config.embedding.dimension})`, columns[0]!.type);
+
+  const index = `${schema}.chunk_embeddings_embedding_hnsw_idx`;
+  const { rows: indexes } = await client.query<{ method: string; opclass: string; options: string[] | null }>(
+    `SELECT am.amname AS method, opc.opcname AS opclass, c.reloptions AS options
+       FROM pg_class c
+       JOIN pg_index i ON i.indexrelid = c.oid
+       JOIN pg_am am ON am.oid = c.relam
+       JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+      WHERE c.oid = to_regclass($1)`,
+    [index],
+  );
+  const live = indexes[0];
+  if (!live) {
+    add(index, 'index', 'hnsw', 'missing');
+    return drift;
+  }
+  const options = Object.fromEntries((live.options ?? []).map((o) => o.split('=') as [string, string]));
+  add(index, 'method', 'hnsw', live.method);
+  add(index, 'operator class (metric)', VECTOR_OPCLASS[config.embedding.metric], live.opclass);
+  // pgvector's defaults when WITH (...) omits them.
+  add(index, 'm', String(config.postgres.hnsw.m), options.m ?? '16');
+  add(index, 'ef_construction', String(config.postgres.hnsw.efConstruction), options.ef_construction ?? '64');
+  return drift;
+}
+
+/**
+ * Holds a session advisory lock while `work` runs, so concurrent bootstraps of one database run one after the other.
+ * Waits at most `timeoutMs`, polling: a lock that never frees is reported rather than waited on for ever.
+ */
+export async function withAdvisoryLock<T>(
+  client: pg.Client,
+  work: () => Promise<T>,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1, $2) AS locked',
+      [...LOCK_KEY],
+    );
+    if (rows[0]!.locked) break;
+    if (Date.now() > deadline)
+      throw new BootstrapError(
+        `another bootstrap has held the lock on this database for over ${Math.round(timeoutMs / 1000)} s; is one stuck? (pg_locks, locktype = advisory)`,
+      );
+    await sleep(250);
+  }
+  try {
+    return await work();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCK_KEY]).catch(() => {});
+  }
+}

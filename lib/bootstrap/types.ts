@@ -1,0 +1,59 @@
+export type StoreName = 'postgres' | 'milvus' | 'redis';
+
+/** One change bootstrap makes. `destructive` ones (dropping data) run only with --allow-recreate. */
+export interface PlannedAction {
+  store: StoreName;
+  /** What kind of change, e.g. `apply-migration`, `create-collection`, `set-user`. */
+  kind: string;
+  /** The object changed: migration file, collection, user, setting. */
+  target: string;
+  detail: string;
+  destructive: boolean;
+}
+
+/** A live object that differs from its spec in a way bootstrap will not change on its own. */
+export interface Drift {
+  store: StoreName;
+  target: string;
+  field: string;
+  expected: string;
+  actual: string;
+  /** How to resolve it, e.g. "re-run with --allow-recreate (deletes the collection's data)". */
+  resolution: string;
+}
+
+export interface StorePlan {
+  store: StoreName;
+  /** Version reported by the server, for capability gates and the report. */
+  serverVersion: string;
+  actions: PlannedAction[];
+  drift: Drift[];
+  warnings: string[];
+}
+
+/** Runs a plan's actions; kept apart from the plan's data so the plan serializes to stable JSON. */
+export interface ExecutablePlan extends StorePlan {
+  execute(action: PlannedAction): Promise<void>;
+}
+
+/** Exit codes: 0 in sync (or applied), 1 failed, 2 drift found that this run did not resolve. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_DRIFT = 2;
+
+/** An error bootstrap expects (bad input, missing capability, edited migration): printed without a stack. */
+export class BootstrapError extends Error {
+  readonly exitCode = EXIT_FAILED;
+  /** The message already lists every problem; runMain prints `problems` that differ from it, so none do. */
+  readonly problems: string[];
+  constructor(
+    message: string,
+    /** Each problem on its own, for callers that check them one by one. */
+    readonly details: string[] = [message],
+    readonly remedy?: string,
+  ) {
+    super(message);
+    this.name = 'BootstrapError';
+    this.problems = [message];
+  }
+}

@@ -1,0 +1,327 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
+import { bootstrapJson } from '../../lib/bootstrap/report.js';
+import { removeBootstrapObjects } from '../../lib/bootstrap/teardown.js';
+import { BootstrapError } from '../../lib/bootstrap/types.js';
+import { connectMilvus, connectPostgres, connectRedis } from '../../lib/clients.js';
+import type { VectorstackConfig } from '../../lib/config/schema.js';
+import { generateSecret } from '../../lib/credentials.js';
+import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { sharedStack } from './shared-stack.js';
+
+const execFileAsync = promisify(execFile);
+const stack = sharedStack();
+/** The Redis ACL users' passwords: generated here when the shared stack's credentials predate them. */
+const credentials = {
+  ...stack.credentials,
+  redis_cache_password: stack.credentials.redis_cache_password ?? generateSecret(),
+  redis_session_password: stack.credentials.redis_session_password ?? generateSecret(),
+};
+const target = { config: stack.config, connection: stack.connection, credentials };
+
+/** Every test bootstraps into its own schema and prefix, removed at the end. */
+const used: { postgresSchema: string; prefix: string }[] = [];
+function names(tag: string) {
+  const suffix = `${tag}_${process.pid}_${Date.now() % 100000}`;
+  const n = { postgresSchema: `itest_${suffix}`, prefix: `it${suffix}_` };
+  used.push(n);
+  return n;
+}
+afterAll(async () => {
+  for (const n of used) await removeBootstrapObjects(target, n);
+});
+
+function withConfig(change: (c: VectorstackConfig) => void): VectorstackConfig {
+  const config = structuredClone(stack.config);
+  change(config);
+  return config;
+}
+const only = (store: 'postgres' | 'milvus' | 'redis') =>
+  withConfig((c) => {
+    c.postgres.enabled = store === 'postgres';
+    c.milvus.enabled = store === 'milvus';
+    c.redis.enabled = store === 'redis';
+  });
+
+const run = (options: Partial<BootstrapOptions>) => bootstrap({ ...target, ...options });
+const pg = () => connectPostgres({ ...stack.connection.postgres!, password: credentials.postgres_password });
+const milvus = () =>
+  connectMilvus({
+    host: stack.connection.milvus!.host,
+    port: stack.connection.milvus!.port,
+    username: 'root',
+    password: credentials.milvus_root_password,
+  });
+
+describe('bootstrap on real servers', () => {
+  it('applies a fresh schema in every store, then re-applies nothing', async () => {
+    const n = names('fresh');
+    const plan = await run({ ...n, planOnly: true });
+    const planned = plan.stores.flatMap((s) => s.actions);
+    expect(planned.map((a) => `${a.store}:${a.kind}`)).toEqual(
+      expect.arrayContaining([
+        'postgres:apply-migration',
+        'milvus:create-collection',
+        'milvus:load',
+        'redis:create-user',
+      ]),
+    );
+    // --plan --json is stable: the same state prints the same document.
+    expect(bootstrapJson(await run({ ...n, planOnly: true }))).toBe(bootstrapJson(plan));
+
+    const first = await run(n);
+    expect(first.exitCode).toBe(0);
+    expect(first.applied.length).toBe(planned.length);
+    // Milvus 2.3 lacks sparse vectors: the optional sparse collection is skipped with a warning.
+    expect(first.stores.find((s) => s.store === 'milvus')!.warnings).toEqual([
+      expect.stringMatching(/rag_chunks_sparse needs sparseVectors.*skipped/),
+    ]);
+
+    const again = await run(n);
+    expect(again.applied).toEqual([]);
+    expect(again.stores.flatMap((s) => [...s.actions, ...s.drift])).toEqual([]);
+
+    const client = await pg();
+    try {
+      const { rows } = await client.query<{ type: string }>(
+        `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+          WHERE attrelid = to_regclass($1) AND attname = 'embedding'`,
+        [`${n.postgresSchema}.chunk_embeddings`],
+      );
+      expect(rows[0]!.type).toBe('vector(8)');
+      // Constraints and the updated_at trigger work: a chunk cascades away with its document.
+      await client.query(`SET search_path TO ${n.postgresSchema}, public`);
+      const doc = await client.query<{ id: string; updated_at: Date }>(
+        `INSERT INTO documents (source_type, source_id) VALUES ('file', 'a.md') RETURNING id, updated_at`,
+      );
+      await expect(
+        client.query(`UPDATE documents SET processing_status = 'bogus' WHERE id = $1`, [doc.rows[0]!.id]),
+      ).rejects.toThrow(/documents_processing_status_check/);
+      await client.query(
+        `INSERT INTO document_chunks (document_id, position, content) VALUES ($1, 0, 'hi')`,
+        [doc.rows[0]!.id],
+      );
+      await client.query('SELECT pg_sleep(0.01)');
+      const updated = await client.query<{ updated_at: Date }>(
+        `UPDATE documents SET title = 't' WHERE id = $1 RETURNING updated_at`,
+        [doc.rows[0]!.id],
+      );
+      expect(updated.rows[0]!.updated_at.getTime()).toBeGreaterThan(doc.rows[0]!.updated_at.getTime());
+      await client.query('DELETE FROM documents');
+      expect((await client.query('SELECT * FROM document_chunks')).rowCount).toBe(0);
+    } finally {
+      await client.end();
+    }
+
+    const m = await milvus();
+    try {
+      const load = await m.getLoadState({ collection_name: `${n.prefix}rag_chunks` });
+      expect(load.state).toBe('LoadStateLoaded');
+    } finally {
+      await m.closeConnection();
+    }
+
+    // The cache user reaches its own keys and nothing else; its password is the stored credential.
+    const cache = await connectRedis({
+      ...stack.connection.redis!,
+      username: `${n.prefix}cache`,
+      password: credentials.redis_cache_password,
+    });
+    try {
+      await cache.set('cache:itest', '1', { EX: 10 });
+      await expect(cache.set('sess:itest', '1')).rejects.toThrow(/NOPERM/);
+      await expect(cache.sendCommand(['FLUSHALL'])).rejects.toThrow(/NOPERM/);
+    } finally {
+      cache.destroy();
+    }
+  });
+
+  it('two concurrent runs end with one applied set and no error', async () => {
+    const n = names('race');
+    const config = withConfig((c) => {
+      c.milvus.enabled = false;
+    });
+    const [a, b] = await Promise.all([run({ ...n, config }), run({ ...n, config })]);
+    const applied = [a.applied, b.applied].map((x) => x.length).sort();
+    expect(applied[0]).toBe(0);
+    expect(applied[1]).toBeGreaterThan(0);
+    const client = await pg();
+    try {
+      const { rows } = await client.query(
+        `SELECT name FROM ${n.postgresSchema}.schema_migrations ORDER BY name`,
+      );
+      expect(rows.map((r) => r.name)).toEqual([
+        '0001_documents.sql',
+        '0002_chunks.sql',
+        '0003_users_api_keys.sql',
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('detects drift in PostgreSQL and reports it with exit code 2, changing nothing', async () => {
+    const n = names('pgdrift');
+    await run({ ...n, config: only('postgres') });
+    const drifted = only('postgres');
+    drifted.embedding.dimension = 16;
+    drifted.embedding.metric = 'ip';
+    const result = await run({ ...n, config: drifted });
+    expect(result.exitCode).toBe(2);
+    expect(result.applied).toEqual([]);
+    expect(result.stores[0]!.drift.map((d) => [d.field, d.expected, d.actual])).toEqual([
+      ['embedding type', 'vector(16)', 'vector(8)'],
+      ['operator class (metric)', 'vector_ip_ops', 'vector_cosine_ops'],
+    ]);
+  });
+
+  it('detects Milvus drift, keeps the data without --allow-recreate, and recreates with it', async () => {
+    const n = names('mvdrift');
+    await run({ ...n, config: only('milvus') });
+    const name = `${n.prefix}rag_chunks`;
+    const m = await milvus();
+    try {
+      const row = {
+        chunk_id: 'c1',
+        embedding: [1, 0, 0, 0, 0, 0, 0, 0],
+        document_id: 'd1',
+        source_type: 'file',
+        language: 'en',
+        chunk_position: 0,
+        created_timestamp: 1,
+      };
+      expect((await m.insert({ collection_name: name, data: [row] })).status.error_code).toBe('Success');
+      await m.flush({ collection_names: [name] });
+      const count = async () =>
+        Number(
+          (
+            await m.query({
+              collection_name: name,
+              filter: 'chunk_position >= 0',
+              output_fields: ['count(*)'],
+            })
+          ).data[0]?.['count(*)'],
+        );
+      expect(await count()).toBe(1);
+
+      const drifted = only('milvus');
+      drifted.embedding.dimension = 16;
+      drifted.milvus.hnsw.m = 32;
+      const refused = await run({ ...n, config: drifted });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.applied).toEqual([]);
+      expect(refused.stores[0]!.drift).toContainEqual(
+        expect.objectContaining({
+          target: name,
+          field: 'field embedding dimension',
+          expected: '16',
+          actual: '8',
+        }),
+      );
+      expect(await count()).toBe(1);
+
+      const plan = await run({ ...n, config: drifted, allowRecreate: true, planOnly: true });
+      expect(plan.stores[0]!.actions[0]).toMatchObject({ kind: 'recreate-collection', destructive: true });
+      expect(plan.stores[0]!.actions[0]!.detail).toMatch(/DROPS the collection and ALL its data/);
+
+      const recreated = await run({ ...n, config: drifted, allowRecreate: true });
+      expect(recreated.exitCode).toBe(0);
+      const described = await m.describeCollection({ collection_name: name });
+      expect(described.schema.fields.find((f) => f.name === 'embedding')!.dim).toBe('16');
+      expect((await run({ ...n, config: drifted })).applied).toEqual([]);
+    } finally {
+      await m.closeConnection();
+    }
+  });
+
+  it('restores a Redis ACL user that was widened by hand', async () => {
+    const n = names('acl');
+    const config = only('redis');
+    await run({ ...n, config });
+    const admin = await connectRedis({ ...stack.connection.redis!, password: credentials.redis_password });
+    try {
+      await admin.sendCommand(['ACL', 'SETUSER', `${n.prefix}session`, '~*']);
+      const plan = await run({ ...n, config, planOnly: true });
+      expect(plan.stores[0]!.actions).toEqual([
+        expect.objectContaining({
+          kind: 'update-user',
+          target: `${n.prefix}session`,
+          detail: 'keys ~* -> ~sess:*',
+        }),
+        // The stack's Redis runs with an aclfile (redisSpec): the fix is saved so it survives a restart.
+        expect.objectContaining({ kind: 'acl-save', target: '/data/users.acl' }),
+      ]);
+      expect(JSON.stringify(plan)).not.toContain(credentials.redis_session_password);
+      await run({ ...n, config });
+      const user = (await admin.sendCommand(['ACL', 'GETUSER', `${n.prefix}session`])) as unknown[];
+      expect(user[user.indexOf('keys') + 1]).toBe('~sess:*');
+      const saved = await execFileAsync('docker', [
+        'exec',
+        `${stack.config.project}-local-redis`,
+        'cat',
+        '/data/users.acl',
+      ]);
+      expect(saved.stdout).toMatch(
+        new RegExp(`^user ${n.prefix}session on .*~sess:\\* resetchannels -@all`, 'm'),
+      );
+      expect(saved.stdout).not.toContain(credentials.redis_session_password);
+    } finally {
+      admin.destroy();
+    }
+  });
+
+  it('leaves the database at the previous migration when one fails, and continues once it is fixed', async () => {
+    const n = names('midway');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-migrations-'));
+    writeFileSync(path.join(dir, '0001_first.sql'), 'CREATE TABLE first (id int);');
+    writeFileSync(path.join(dir, '0002_second.sql'), 'CREATE TABLE second (id int);\nSELECT 1 / 0;');
+    const options = { ...n, config: only('postgres'), migrationsDir: dir };
+    await expect(run(options)).rejects.toThrow(
+      /0002_second.sql failed and was rolled back.*division by zero/,
+    );
+    const tables = async () => {
+      const client = await pg();
+      try {
+        const { rows } = await client.query(
+          `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+          [n.postgresSchema],
+        );
+        return rows.map((r) => r.table_name);
+      } finally {
+        await client.end();
+      }
+    };
+    expect(await tables()).toEqual(['first', 'schema_migrations']);
+
+    writeFileSync(path.join(dir, '0002_second.sql'), 'CREATE TABLE second (id int);');
+    expect((await run(options)).applied.map((a) => a.target)).toEqual(['0002_second.sql']);
+    expect(await tables()).toEqual(['first', 'schema_migrations', 'second']);
+
+    writeFileSync(path.join(dir, '0001_first.sql'), 'CREATE TABLE first (id bigint);');
+    await expect(run(options)).rejects.toThrow(/0001_first.sql: edited after it was applied/);
+  });
+
+  it('fails a required capability the server lacks, and names an unreachable store by host and port', async () => {
+    const [, sparse] = milvusCollectionSpecs(stack.config);
+    await expect(
+      run({ ...names('gate'), config: only('milvus'), collections: [{ ...sparse!, optional: false }] }),
+    ).rejects.toThrow(/needs sparseVectors, which Milvus v2\.3\.\d+\S* lacks.*it is required/);
+
+    const closedPort = 1; // nothing listens on port 1 of the loopback
+    const error = await run({
+      ...names('down'),
+      config: only('postgres'),
+      connection: { ...stack.connection, postgres: { ...stack.connection.postgres!, port: closedPort } },
+      retry: { attempts: 2, minTimeoutMs: 10 },
+    }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(
+      /^postgres at 127\.0\.0\.1:1 is unreachable after 2 attempt\(s\)/,
+    );
+    expect(error).not.toBeInstanceOf(BootstrapError);
+  });
+});

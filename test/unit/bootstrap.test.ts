@@ -1,0 +1,197 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BootstrapResult } from '../../lib/bootstrap/index.js';
+import { milvusSupports, parseMilvusVersion } from '../../lib/bootstrap/milvus.js';
+import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
+import { aclRules } from '../../lib/bootstrap/redis.js';
+import { bootstrapJson, renderBootstrapReport } from '../../lib/bootstrap/report.js';
+import { BootstrapError } from '../../lib/bootstrap/types.js';
+import { validateInputs } from '../../lib/bootstrap/validate.js';
+import { loadConfig } from '../../lib/config/load.js';
+import type { ConfigOverrides } from '../../lib/config/schema.js';
+import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { REDIS_ACL_USERS } from '../../schemas/redis/acl.js';
+
+const config = (overrides: ConfigOverrides = {}) => loadConfig({ environ: {}, cwd: os.tmpdir(), overrides });
+const names = { postgresSchema: 'public', prefix: '' };
+
+function problemsOf(run: () => void): string[] {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BootstrapError);
+    return (error as BootstrapError).details;
+  }
+  throw new Error('expected a BootstrapError');
+}
+
+describe('bootstrap input validation', () => {
+  it('accepts the shipped specs with the default configuration', () => {
+    const c = config();
+    expect(() => validateInputs(c, names, milvusCollectionSpecs(c), REDIS_ACL_USERS)).not.toThrow();
+  });
+
+  it('rejects a dimension above the HNSW limit for vector and suggests halfvec', () => {
+    const c = config({ embedding: { dimension: 3072 } });
+    expect(problemsOf(() => validateInputs(c, names, [], []))).toEqual([
+      expect.stringMatching(/^embedding\.dimension = 3072: .*at most 2000 .*halfvec\(3072\)/),
+    ]);
+  });
+
+  it('allows a large dimension when PostgreSQL is disabled (Milvus has no such limit)', () => {
+    const c = config({ embedding: { dimension: 3072 }, postgres: { enabled: false } });
+    expect(() => validateInputs(c, names, milvusCollectionSpecs(c), [])).not.toThrow();
+  });
+
+  it('names every bad identifier, index type and metric at once', () => {
+    const c = config();
+    const [dense] = milvusCollectionSpecs(c);
+    const broken = {
+      ...dense!,
+      name: 'bad-name',
+      indexes: [{ field: 'embedding', indexType: 'HNSWW', metric: 'DOT' }],
+    };
+    const problems = problemsOf(() =>
+      validateInputs(c, { postgresSchema: 'Robert"; DROP', prefix: '1x' }, [broken], []),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^postgres schema = "Robert\\"; DROP": must match/),
+      expect.stringMatching(/^prefix = "1x": must match/),
+      expect.stringMatching(/collection bad-name: name "bad-name" must match/),
+      expect.stringMatching(/indexType = "HNSWW": allowed values: HNSW, /),
+      expect.stringMatching(/metric = "DOT": allowed values: COSINE, IP, L2/),
+    ]);
+  });
+});
+
+describe('postgres migrations', () => {
+  it('render every placeholder from the configuration', () => {
+    const c = config({ embedding: { dimension: 1536, metric: 'ip' }, postgres: { hnsw: { m: 24 } } });
+    const sql = loadMigrations()
+      .map((m) => renderMigration(m, migrationParams(c)))
+      .join('\n');
+    expect(sql).not.toContain('{{');
+    expect(sql).toContain('embedding  vector(1536) NOT NULL');
+    expect(sql).toContain('USING hnsw (embedding vector_ip_ops) WITH (m = 24, ef_construction = 64)');
+  });
+
+  it('checksum the template, so a config change is not an edited migration but a text change is', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-migrations-'));
+    writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (v vector({{dimension}}));\r\n');
+    const [before] = loadMigrations(dir);
+    writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (v vector({{dimension}}));\n');
+    expect(loadMigrations(dir)[0]!.checksum).toBe(before!.checksum); // line endings do not count
+    writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (v halfvec({{dimension}}));\n');
+    expect(loadMigrations(dir)[0]!.checksum).not.toBe(before!.checksum);
+  });
+
+  it('reject an unknown placeholder and a malformed file name', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-migrations-'));
+    writeFileSync(path.join(dir, '0001_a.sql'), 'SELECT {{dimensoin}};');
+    const [m] = loadMigrations(dir);
+    expect(() => renderMigration(m!, migrationParams(config()))).toThrow(
+      /0001_a.sql: unknown placeholder \{\{dimensoin\}\}/,
+    );
+    writeFileSync(path.join(dir, 'add-users.sql'), 'SELECT 1;');
+    expect(() => loadMigrations(dir)).toThrow(/must look like 0001_name.sql: add-users.sql/);
+  });
+});
+
+describe('milvus capability gates', () => {
+  it('parses server versions and gates sparse vectors on 2.4', () => {
+    expect(parseMilvusVersion('v2.3.5-lite')).toEqual([2, 3, 5]);
+    expect(milvusSupports(parseMilvusVersion('v2.3.5-lite'), 'sparseVectors')).toBe(false);
+    expect(milvusSupports(parseMilvusVersion('v2.4.0'), 'sparseVectors')).toBe(true);
+    expect(milvusSupports(parseMilvusVersion('2.6.16'), 'sparseVectors')).toBe(true);
+    // A server that does not say is treated as lacking the feature.
+    expect(milvusSupports(parseMilvusVersion(''), 'sparseVectors')).toBe(false);
+  });
+
+  it('builds the dense collection from the configured dimension and metric', () => {
+    const [dense] = milvusCollectionSpecs(config({ embedding: { dimension: 384, metric: 'ip' } }));
+    expect(dense!.fields.find((f) => f.name === 'embedding')).toMatchObject({
+      type: 'FloatVector',
+      dim: 384,
+    });
+    expect(dense!.indexes[0]).toMatchObject({
+      indexType: 'HNSW',
+      metric: 'IP',
+      params: { M: 16, efConstruction: 200 },
+    });
+  });
+});
+
+describe('redis ACL rules', () => {
+  it('send the password only as its SHA-256', () => {
+    const rules = aclRules(REDIS_ACL_USERS[0]!, 'hunter2');
+    expect(rules.join(' ')).not.toContain('hunter2');
+    expect(rules).toContain('#f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7');
+    expect(rules).toEqual(
+      expect.arrayContaining(['reset', 'on', '~cache:*', '~emb:*', 'resetchannels', '-@all']),
+    );
+  });
+});
+
+describe('bootstrap report', () => {
+  const result: BootstrapResult = {
+    mode: 'plan',
+    exitCode: 2,
+    applied: [],
+    stores: [
+      {
+        store: 'milvus',
+        serverVersion: 'v2.3.5',
+        actions: [
+          { store: 'milvus', kind: 'load', target: 'rag_chunks', detail: 'load', destructive: false },
+        ],
+        drift: [
+          {
+            store: 'milvus',
+            target: 'rag_chunks',
+            field: 'field embedding dimension',
+            expected: '768',
+            actual: '8',
+            resolution: 're-run with --allow-recreate',
+          },
+        ],
+        warnings: ['sparse skipped'],
+      },
+    ],
+  };
+
+  it('prints JSON with a fixed shape', () => {
+    expect(JSON.parse(bootstrapJson(result))).toEqual({
+      mode: 'plan',
+      exitCode: 2,
+      applied: 0,
+      stores: [
+        {
+          store: 'milvus',
+          serverVersion: 'v2.3.5',
+          actions: [{ kind: 'load', target: 'rag_chunks', detail: 'load', destructive: false }],
+          drift: [
+            {
+              target: 'rag_chunks',
+              field: 'field embedding dimension',
+              expected: '768',
+              actual: '8',
+              resolution: 're-run with --allow-recreate',
+            },
+          ],
+          warnings: ['sparse skipped'],
+        },
+      ],
+    });
+  });
+
+  it('summarizes actions, drift, warnings and the exit code for humans', () => {
+    const text = renderBootstrapReport(result);
+    expect(text).toMatch(/│ milvus +│ load +│ rag_chunks/);
+    expect(text).toContain('fix milvus: re-run with --allow-recreate');
+    expect(text).toContain('warning: milvus: sparse skipped');
+    expect(text).toContain('planned 1 action(s) (run without --plan to apply)');
+    expect(text).toContain('drift found: exit 2');
+  });
+});
