@@ -107,7 +107,10 @@ export async function connectRedis(
         await client.connect();
         return client;
       } catch (error) {
-        client.destroy();
+        // destroy() throws on a client that never connected; the connection error is the one to report.
+        try {
+          client.destroy();
+        } catch {}
         throw error;
       }
     },
