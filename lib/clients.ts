@@ -132,6 +132,8 @@ export async function connectMilvus(
         username: endpoint.username,
         password: endpoint.password,
         timeout: 10_000,
+        // Otherwise the SDK logs every request to stdout (at debug level under NODE_ENV=test), mixing into --json.
+        logLevel: 'error',
       });
       try {
         // The SDK connects in the background; an unawaited rejection of that promise would end the process.

@@ -87,7 +87,10 @@ export async function buildAndLoad(
   milvusOk(await client.loadCollectionSync({ collection_name: name }), `load ${name}`);
 }
 
-/** Ids of the `k` nearest rows to `vector` under the loaded index. */
+/**
+ * Ids of the `k` nearest rows to `vector` under the loaded index. Callers flush before loading, so every row is in a
+ * sealed segment: Bounded consistency sees them without Strong's wait for the next time tick (~200 ms a query).
+ */
 export async function searchIds(
   client: MilvusClient,
   name: string,
@@ -103,7 +106,7 @@ export async function searchIds(
     metric_type: 'L2',
     // The primary key must be listed: newer SDKs leave it out of results otherwise.
     output_fields: ['id'],
-    consistency_level: STRONG,
+    consistency_level: ConsistencyLevelEnum.Bounded,
   });
   milvusOk(found.status, `search ${name}`);
   return (found.results as { id: string | number }[]).map((r) => Number(r.id));

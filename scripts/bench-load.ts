@@ -1,0 +1,21 @@
+#!/usr/bin/env tsx
+// npm run bench:load [-- --env local] [--dataset DIR] [--json]: ingest rate of the SIFT10K base vectors into pgvector
+// (row-by-row INSERT, multi-row INSERT, COPY) and Milvus (per-row on a sample, batched). Scratch objects are dropped.
+import path from 'node:path';
+import { parseFlags, runMain } from '../lib/cli.js';
+import { Progress } from '../lib/util/progress.js';
+import { DEFAULT_DATASET_DIR, loadDataset } from '../lib/verify/dataset.js';
+import { loadBenchTable, runLoadBench } from '../lib/verify/load-bench.js';
+import { resolveTarget } from '../lib/verify/target.js';
+
+const USAGE = 'usage: npm run bench:load -- [--env local] [--dataset DIR] [--json]';
+
+await runMain(async () => {
+  const flags = parseFlags(process.argv.slice(2), { string: ['env', 'dataset'], usage: USAGE });
+  if (flags.help) return void console.log(USAGE);
+  const target = resolveTarget(flags.env);
+  const { base } = loadDataset(path.resolve(flags.dataset ?? DEFAULT_DATASET_DIR));
+  const report = await runLoadBench(target, base, { progress: new Progress() });
+  console.log(flags.json ? JSON.stringify(report, null, 2) : loadBenchTable(report));
+  return 0;
+});

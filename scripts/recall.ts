@@ -1,0 +1,55 @@
+#!/usr/bin/env tsx
+// npm run recall [-- --env local] [--dataset DIR] [--json] [--plot FILE] [--threshold 0.95] [--store pgvector|milvus]
+// Recall@10/@100 of HNSW and IVFFlat in pgvector and Milvus against exact ground truth, with a latency sweep.
+// Exit 1 when recall@10 at the configured search parameters is below the threshold.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseFlags, runMain, UsageError } from '../lib/cli.js';
+import { Progress } from '../lib/util/progress.js';
+import { DEFAULT_DATASET_DIR, loadDataset } from '../lib/verify/dataset.js';
+import { recallPlot, recallSummary, recallTable, runRecall, type StoreName } from '../lib/verify/recall.js';
+import { reportsDir, resolveTarget } from '../lib/verify/target.js';
+
+const USAGE = `usage: npm run recall -- [--env local] [--dataset DIR] [--json] [--plot FILE] [--threshold N] [--store pgvector|milvus] [--base-limit N]
+  --dataset     directory with *base.fvecs, *query.fvecs, *groundtruth.ivecs (default ${path.relative(process.cwd(), DEFAULT_DATASET_DIR)})
+  --base-limit  use the first N base vectors only (ground truth recomputed exactly)
+  --plot        SVG file (default .vectorstack/<env>/reports/recall.svg)`;
+
+function numberFlag(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(value)}\n${USAGE}`);
+  return n;
+}
+
+await runMain(async () => {
+  const flags = parseFlags(process.argv.slice(2), {
+    string: ['env', 'dataset', 'plot', 'threshold', 'store', 'base-limit'],
+    usage: USAGE,
+  });
+  if (flags.help) return void console.log(USAGE);
+  const target = resolveTarget(flags.env);
+  const stores = flags.store ? (String(flags.store).split(',') as StoreName[]) : undefined;
+  for (const s of stores ?? [])
+    if (s !== 'pgvector' && s !== 'milvus')
+      throw new UsageError(`--store ${s}: pgvector or milvus\n${USAGE}`);
+  const progress = new Progress();
+  const datasetDir = path.resolve(flags.dataset ?? DEFAULT_DATASET_DIR);
+  const dataset = loadDataset(datasetDir, { baseLimit: numberFlag(flags['base-limit'], 'base-limit') });
+  progress.log(
+    `dataset ${datasetDir}: ${dataset.base.count} base x ${dataset.base.dimension}d, ${dataset.queries.count} queries, ground truth ${dataset.groundTruthSource}`,
+  );
+  const report = await runRecall(target, dataset, {
+    stores,
+    threshold: numberFlag(flags.threshold, 'threshold'),
+    progress,
+  });
+  const plotFile = flags.plot ? path.resolve(flags.plot) : path.join(reportsDir(target.config), 'recall.svg');
+  writeFileSync(plotFile, recallPlot(report));
+  if (flags.json) console.log(JSON.stringify(report, null, 2));
+  else
+    console.log(
+      `${recallTable(report)}\n${recallSummary(report)}\nplot: ${path.relative(process.cwd(), plotFile)}`,
+    );
+  return report.ok ? 0 : 1;
+});

@@ -1,0 +1,51 @@
+import { minioClient } from '../lib/clients.js';
+import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
+
+export const minioSuite: SmokeSuite = async ({ config, connection, credentials }, run, retry) => {
+  const info = connection.minio;
+  if (!info) return run.skip('configured', 'minio is disabled or not published to this host');
+  if (!(await checkReachable(run, info, retry))) return;
+  const where = `${info.host}:${info.port}`;
+  const base = `http://${info.host}:${info.port}`;
+  const s3 = minioClient({
+    host: info.host,
+    port: info.port,
+    accessKey: info.user,
+    secretKey: credentials.minio_root_password,
+  });
+  await run.check('health', async () => {
+    const response = await fetch(`${base}/minio/health/live`, { signal: AbortSignal.timeout(5000) });
+    expectThat(response.ok, `minio at ${where} /minio/health/live answered HTTP ${response.status}`);
+    return 'live';
+  });
+  await run.check(
+    'authenticated',
+    async () => {
+      const anonymous = await fetch(`${base}/${info.bucket}/`, { signal: AbortSignal.timeout(5000) });
+      expectThat(
+        anonymous.status === 403,
+        `minio at ${where} answered an anonymous bucket listing with HTTP ${anonymous.status}, expected 403`,
+      );
+      await s3.listBuckets();
+      return `signed requests as ${info.user} accepted; anonymous access refused`;
+    },
+    { required: true },
+  );
+  await run.check('bucket', async () => {
+    expectThat(
+      await s3.bucketExists(info.bucket),
+      `bucket ${info.bucket} does not exist on minio at ${where}`,
+    );
+    // Milvus writes under its rootPath: a prefix there means Milvus has stored data in this bucket.
+    const first = await new Promise<string | null>((resolve, reject) => {
+      const stream = s3.listObjectsV2(info.bucket, `${config.milvus.rootPath}/`, false);
+      stream.once('data', (item) => {
+        resolve(item.prefix ?? item.name ?? null);
+        stream.destroy();
+      });
+      stream.once('end', () => resolve(null));
+      stream.once('error', reject);
+    });
+    return `bucket ${info.bucket} reachable${first ? `, holds ${first}` : ', empty under the Milvus root path'}`;
+  });
+};
