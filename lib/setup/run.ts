@@ -6,6 +6,7 @@ import { imagesFile, REPO_ROOT } from '../paths.js';
 import { Progress } from '../util/progress.js';
 import { ensureDebianBase } from './debian-base.js';
 import { ensureDockerEngine } from './docker-engine.js';
+import { ensureEnvtest } from './envtest-build.js';
 import { OFFLINE_IMAGES, type OfflineImageRecipe, TEST_IMAGES } from './offline-images.js';
 import { ensureProviders } from './providers.js';
 import { ensureTerraformCli } from './terraform-cli.js';
@@ -17,14 +18,16 @@ export interface SetupOptions {
   checkOnly?: boolean;
   offline?: boolean;
   force?: string[];
-  /** Run only these steps (docker, terraform, providers, images); default: all. */
+  /** Run only these steps; default: DEFAULT_SETUP_STEPS (envtest is for the test suite and opt-in). */
   only?: SetupStepName[];
   progress?: Progress;
   environ?: NodeJS.ProcessEnv;
 }
 
-export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'images'] as const;
+export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'envtest', 'images'] as const;
 export type SetupStepName = (typeof SETUP_STEPS)[number];
+/** What running the stack needs. `envtest` (a Kubernetes API server for the cluster-stack tests) is added by --tests. */
+export const DEFAULT_SETUP_STEPS: SetupStepName[] = ['docker', 'terraform', 'providers', 'images'];
 
 export interface SetupReport {
   results: StepResult[];
@@ -42,7 +45,7 @@ async function hasImage(tag: string): Promise<boolean> {
 }
 
 /**
- * Prepares the host, step by step: Docker engine, Terraform-compatible CLI, providers, images. Each step reports
+ * Prepares the host, step by step: Docker engine, Terraform-compatible CLI, providers, envtest, images. Each step reports
  * found / built / pulled / failed with its time; a failed step does not stop independent ones, and everything built
  * is cached, so a re-run resumes where the last one stopped.
  */
@@ -87,7 +90,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     results.push({ component, status: 'skipped', source: '-', version: '-', seconds: 0, detail: why });
   const usable = (o: StepOutcome) => o.status !== 'failed' && o.status !== 'missing';
 
-  const wanted = new Set<SetupStepName>(options.only ?? SETUP_STEPS);
+  const wanted = new Set<SetupStepName>(options.only ?? DEFAULT_SETUP_STEPS);
   const record = readToolchain(ctx.environ);
   const docker = await step('docker engine', () => ensureDockerEngine(ctx));
   if (wanted.has('terraform') || wanted.has('providers')) {
@@ -96,6 +99,11 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
       if (usable(cli)) await step('providers', () => ensureProviders(ctx, record));
       else skip('providers', 'no Terraform-compatible CLI');
     }
+    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
+  }
+  // kube-apiserver + kube-controller-manager for test/integration/k8s-apply.test.ts (no kubelet).
+  if (wanted.has('envtest')) {
+    await step('envtest', () => ensureEnvtest(ctx, record));
     if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
   }
   if (!wanted.has('images')) return finish();

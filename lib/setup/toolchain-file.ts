@@ -9,6 +9,8 @@ export interface ToolchainRecord {
   cliConfigFile?: string;
   /** Provider versions in that mirror; synthesis pins these instead of the bindings' versions. */
   providers?: Record<string, string>;
+  /** Throwaway Kubernetes control plane (lib/deploy/envtest.ts): binaries built from the Go module proxy. */
+  envtest?: { apiserver: string; controllerManager?: string; version: string };
 }
 
 export function toolchainFile(environ: NodeJS.ProcessEnv = process.env): string {
