@@ -3,7 +3,7 @@
 // Prepares this host to run the real stack: Docker engine, a Terraform-compatible CLI, providers, images.
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
 import { cacheDir } from '../lib/paths.js';
-import { runSetup, SETUP_STEPS, type SetupStepName } from '../lib/setup/run.js';
+import { DEFAULT_SETUP_STEPS, runSetup, SETUP_STEPS, type SetupStepName } from '../lib/setup/run.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
 
@@ -13,12 +13,13 @@ const USAGE = [
   '  --offline   build local images and providers even where the public ones are reachable',
   '  --force     rebuild a component even if cached (tofu, minio, mc, image:postgres, image:debian, ...)',
   `  --only      run only these steps (repeatable): ${SETUP_STEPS.join(', ')}; the Docker engine is always checked`,
+  '  --tests     also prepare what only the test suite needs (envtest: a Kubernetes API server built from source)',
   `  cache: ${cacheDir()} (override with VECTORSTACK_CACHE_DIR)`,
 ].join('\n');
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
-    boolean: ['check', 'offline', 'quiet'],
+    boolean: ['check', 'offline', 'quiet', 'tests'],
     string: ['force', 'only'],
     usage: USAGE,
   });
@@ -35,7 +36,12 @@ await runMain(async () => {
     checkOnly: flags.check,
     offline: flags.offline,
     force,
-    only: only.length > 0 ? (only as SetupStepName[]) : undefined,
+    only:
+      only.length > 0
+        ? (only as SetupStepName[])
+        : flags.tests
+          ? [...DEFAULT_SETUP_STEPS, 'envtest']
+          : undefined,
     progress: new Progress(),
   });
   if (flags.json) {
