@@ -61,7 +61,14 @@ export async function ensureDockerEngine(ctx: SetupContext): Promise<StepOutcome
   // Bounded wait for the socket; dockerd is usually up within a few seconds.
   for (let attempt = 0; attempt < 60; attempt++) {
     const version = await dockerServerVersion();
-    if (version) return { status: 'installed', source, version, detail: `dockerd started, log ${logFile}` };
+    if (version) {
+      return {
+        status: source === 'apt docker.io' ? 'installed' : 'started',
+        source,
+        version,
+        detail: `dockerd log ${logFile}`,
+      };
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   throw new SetupError(`dockerd did not answer within 60 s`, `see ${logFile}\n${DOCKER_MANUAL_STEPS}`);
