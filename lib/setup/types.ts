@@ -5,6 +5,7 @@ export type StepStatus =
   | 'built'
   | 'pulled'
   | 'installed'
+  | 'started'
   | 'written'
   | 'missing'
   | 'failed'
