@@ -8,7 +8,7 @@ import { parseFlags, runMain, UsageError } from '../lib/cli.js';
 import { Progress } from '../lib/util/progress.js';
 import { DEFAULT_DATASET_DIR, loadDataset } from '../lib/verify/dataset.js';
 import { recallPlot, recallSummary, recallTable, runRecall, type StoreName } from '../lib/verify/recall.js';
-import { reportsDir, resolveTarget } from '../lib/verify/target.js';
+import { openTarget, reportsDir } from '../lib/verify/target.js';
 
 const USAGE = `usage: npm run recall -- [--env local] [--dataset DIR] [--json] [--plot FILE] [--threshold N] [--store pgvector|milvus] [--base-limit N]
   --dataset     directory with *base.fvecs, *query.fvecs, *groundtruth.ivecs (default ${path.relative(process.cwd(), DEFAULT_DATASET_DIR)})
@@ -28,7 +28,6 @@ await runMain(async () => {
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
-  const target = resolveTarget(flags.env);
   const stores = flags.store ? (String(flags.store).split(',') as StoreName[]) : undefined;
   for (const s of stores ?? [])
     if (s !== 'pgvector' && s !== 'milvus')
@@ -39,11 +38,12 @@ await runMain(async () => {
   progress.log(
     `dataset ${datasetDir}: ${dataset.base.count} base x ${dataset.base.dimension}d, ${dataset.queries.count} queries, ground truth ${dataset.groundTruthSource}`,
   );
+  const target = await openTarget(flags.env);
   const report = await runRecall(target, dataset, {
     stores,
     threshold: numberFlag(flags.threshold, 'threshold'),
     progress,
-  });
+  }).finally(() => target.close());
   const plotFile = flags.plot ? path.resolve(flags.plot) : path.join(reportsDir(target.config), 'recall.svg');
   writeFileSync(plotFile, recallPlot(report));
   if (flags.json) console.log(JSON.stringify(report, null, 2));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseFlags, runMain } from '../lib/cli.js';
 import { checksJson, checksJUnit, checksTable, summarize } from '../lib/verify/report.js';
 import { runSmoke } from '../lib/verify/smoke.js';
-import { reportsDir, resolveTarget } from '../lib/verify/target.js';
+import { openTarget, reportsDir } from '../lib/verify/target.js';
 import { SMOKE_SUITES } from '../smoke-tests/index.js';
 
 const USAGE =
@@ -15,8 +15,9 @@ const USAGE =
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), { string: ['env', 'junit'], usage: USAGE });
   if (flags.help) return void console.log(USAGE);
-  const target = resolveTarget(flags.env);
-  const results = await runSmoke(target, SMOKE_SUITES);
+  // Docker: the endpoints `up` wrote; Kubernetes: port-forwards of the client Services, closed when done.
+  const target = await openTarget(flags.env);
+  const results = await runSmoke(target, SMOKE_SUITES).finally(() => target.close());
   const junitFile = flags.junit
     ? path.resolve(flags.junit)
     : path.join(reportsDir(target.config), 'smoke-junit.xml');

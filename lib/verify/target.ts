@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import { type Credentials, readCredentials } from '../credentials.js';
+import { portForwardCluster } from '../deploy/cluster-port-forward.js';
 import type { ConnectionInfo } from '../deploy/outputs.js';
 import { stateDir } from '../paths.js';
 
@@ -35,4 +36,26 @@ export function reportsDir(config: VectorstackConfig, cwd = process.cwd()): stri
   const dir = path.join(stateDir(config.stateDir, config.environment, cwd), 'reports');
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The target of `--env`, wherever it runs: a Docker environment from the files `up` wrote; a Kubernetes environment
+ * through `kubectl port-forward` of its client Services to 127.0.0.1, with credentials read from its Secret. Call
+ * close() when done (it stops the port-forwards).
+ */
+export async function openTarget(
+  env: string | undefined,
+  cwd = process.cwd(),
+): Promise<VerifyTarget & { close(): Promise<void> }> {
+  const config = loadConfig({ env, cwd });
+  if (config.target === 'kubernetes') {
+    const cluster = await portForwardCluster({ env, cwd });
+    return {
+      config: cluster.config,
+      connection: cluster.connection,
+      credentials: cluster.credentials,
+      close: cluster.close,
+    };
+  }
+  return { ...resolveTarget(env, cwd), close: async () => {} };
 }
