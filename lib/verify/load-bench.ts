@@ -1,11 +1,10 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
-import { connectMilvus, connectPostgres } from '../clients.js';
 import { Progress } from '../util/progress.js';
 import { renderTable } from '../util/table.js';
 import { insertBatches, withScratchCollection } from './milvus-store.js';
 import { copyVectors, insertMultiRow, insertRowByRow, scratchName, withScratchTable } from './pg-store.js';
-import type { VerifyTarget } from './target.js';
+import { type VerifyTarget, withTargetMilvus, withTargetPostgres } from './target.js';
 import type { FloatVectors } from './vectors.js';
 
 export interface LoadMeasurement {
@@ -101,28 +100,17 @@ export async function runLoadBench(
 ): Promise<LoadBenchReport> {
   const progress = options.progress ?? new Progress();
   const measurements: LoadMeasurement[] = [];
-  const pgInfo = target.connection.postgres;
-  if (pgInfo) {
-    const client = await connectPostgres({ ...pgInfo, password: target.credentials.postgres_password });
-    try {
-      measurements.push(...(await benchPostgres(client, vectors, { ...options, progress })));
-    } finally {
-      await client.end().catch(() => {});
-    }
+  if (target.connection.postgres) {
+    measurements.push(
+      ...(await withTargetPostgres(target, (client) =>
+        benchPostgres(client, vectors, { ...options, progress }),
+      )),
+    );
   }
-  const milvusInfo = target.connection.milvus;
-  if (milvusInfo) {
-    const client = await connectMilvus({
-      host: milvusInfo.host,
-      port: milvusInfo.port,
-      username: milvusInfo.user,
-      password: target.credentials.milvus_root_password,
-    });
-    try {
-      measurements.push(...(await benchMilvus(client, vectors, { ...options, progress })));
-    } finally {
-      await client.closeConnection().catch(() => {});
-    }
+  if (target.connection.milvus) {
+    measurements.push(
+      ...(await withTargetMilvus(target, (client) => benchMilvus(client, vectors, { ...options, progress }))),
+    );
   }
   const rate = (store: string, prefix: string) =>
     measurements.find((m) => m.store === store && m.method.startsWith(prefix))?.vectorsPerSecond;

@@ -1,6 +1,5 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
-import { connectMilvus, connectPostgres } from '../clients.js';
 import { Progress } from '../util/progress.js';
 import { renderTable } from '../util/table.js';
 import type { Dataset } from './dataset.js';
@@ -8,7 +7,7 @@ import { buildAndLoad, insertBatches, searchIds, withScratchCollection } from '.
 import { copyVectors, scratchName, withScratchTable } from './pg-store.js';
 import { meanRecall, percentile, squaredL2 } from './recall-math.js';
 import { type PlotSeries, renderPlot } from './svg-plot.js';
-import type { VerifyTarget } from './target.js';
+import { type VerifyTarget, withTargetMilvus, withTargetPostgres } from './target.js';
 import { row, rowArray } from './vectors.js';
 
 export type StoreName = 'pgvector' | 'milvus';
@@ -312,10 +311,7 @@ export async function runRecall(
     ok: false,
   };
   if (stores.includes('pgvector')) {
-    const info = target.connection.postgres;
-    if (!info) throw new Error('postgres is not published in this environment: nothing to test');
-    const client = await connectPostgres({ ...info, password: target.credentials.postgres_password });
-    try {
+    await withTargetPostgres(target, async (client) => {
       const table = scratchName('recall');
       await withScratchTable(client, table, base.dimension, async () => {
         progress.log(`pgvector: loading ${base.count} vectors into ${table} (COPY)`);
@@ -330,20 +326,10 @@ export async function runRecall(
           distanceOf,
         );
       });
-    } finally {
-      await client.end().catch(() => {});
-    }
+    });
   }
   if (stores.includes('milvus')) {
-    const info = target.connection.milvus;
-    if (!info) throw new Error('milvus is not published in this environment: nothing to test');
-    const client = await connectMilvus({
-      host: info.host,
-      port: info.port,
-      username: info.user,
-      password: target.credentials.milvus_root_password,
-    });
-    try {
+    await withTargetMilvus(target, async (client) => {
       const collection = scratchName('recall');
       await withScratchCollection(client, collection, base.dimension, async () => {
         progress.log(`milvus: loading ${base.count} vectors into ${collection}`);
@@ -359,9 +345,7 @@ export async function runRecall(
           distanceOf,
         );
       });
-    } finally {
-      await client.closeConnection().catch(() => {});
-    }
+    });
   }
   report.gates = gates(report.points, threshold);
   report.targets = stores.map((store) => targetResult(report.points, store, options.targetRecall ?? 0.99));

@@ -1,5 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type pg from 'pg';
+import { connectMilvus, connectPostgres } from '../clients.js';
 import { loadConfig } from '../config/load.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import { type Credentials, readCredentials } from '../credentials.js';
@@ -58,4 +61,39 @@ export async function openTarget(
     };
   }
   return { ...resolveTarget(env, cwd), close: async () => {} };
+}
+
+/** Runs `work` with a PostgreSQL client for the target, closing it afterwards; fails when PostgreSQL is not published. */
+export async function withTargetPostgres<T>(
+  target: VerifyTarget,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const info = target.connection.postgres;
+  if (!info) throw new Error('postgres is not published in this environment: nothing to test');
+  const client = await connectPostgres({ ...info, password: target.credentials.postgres_password });
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Runs `work` with a Milvus client (root) for the target, closing it afterwards; fails when Milvus is not published. */
+export async function withTargetMilvus<T>(
+  target: VerifyTarget,
+  work: (client: MilvusClient) => Promise<T>,
+): Promise<T> {
+  const info = target.connection.milvus;
+  if (!info) throw new Error('milvus is not published in this environment: nothing to test');
+  const client = await connectMilvus({
+    host: info.host,
+    port: info.port,
+    username: info.user,
+    password: target.credentials.milvus_root_password,
+  });
+  try {
+    return await work(client);
+  } finally {
+    await client.closeConnection().catch(() => {});
+  }
 }
