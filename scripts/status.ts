@@ -17,7 +17,7 @@ await runMain(async () => {
       return {
         service: spec.name,
         container: c?.name ?? '-',
-        image: c?.image ?? spec.image,
+        image: spec.image,
         health: c?.health ?? 'absent',
       };
     });

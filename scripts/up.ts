@@ -47,8 +47,11 @@ await runMain(async () => {
   };
   const rows = result.containers
     .filter((c) => c.service !== 'minio-init')
-    .map((c) => [c.service, endpoints[c.service] ?? '-', c.image, c.health]);
-  console.log(renderTable(['service', 'endpoint', 'image', 'health'], rows));
+    .map((c) => {
+      const image = result.specs.find((s) => s.name === c.service)?.image ?? '-';
+      return [c.service, endpoints[c.service] ?? '-', image, c.health];
+    });
+  console.log(renderTable(['service', 'endpoint', 'image (version)', 'health'], rows));
   console.log(
     `${result.changed ? 'applied changes' : 'no changes'}; connection details: ${result.outputsFile}`,
   );

@@ -107,6 +107,8 @@ function portField(service: string, port: string): string {
 
 export interface UpResult {
   config: VectorstackConfig;
+  /** The rendered specs (image tags as configured, not the engine's image ids). */
+  specs: ServiceSpec[];
   changed: boolean;
   containers: ContainerState[];
   connection: ConnectionInfo;
@@ -183,6 +185,7 @@ export async function up(options: StackOptions = {}): Promise<UpResult> {
     outputsFile,
     credentialsFile: path.join(p.dir, 'credentials.json'),
     credentials,
+    specs: p.specs,
   };
 }
 
