@@ -85,6 +85,8 @@ export async function ensureDebianBase(ctx: SetupContext): Promise<{ built: bool
   if (!(await $({ quiet: true, nothrow: true })`command -v debootstrap`).ok) {
     ctx.progress.log('image:debian: installing debootstrap (apt-get)');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    // A new host's package lists may be empty or stale.
+    await $({ quiet: true, env })`apt-get update -q`;
     await $({ quiet: true, env })`apt-get install -y -q debootstrap`;
   }
   if (!existsSync(KEYRING)) {
