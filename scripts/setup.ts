@@ -13,7 +13,8 @@ const USAGE = [
   '  --offline   build local images and providers even where the public ones are reachable',
   '  --force     rebuild a component even if cached (tofu, minio, mc, image:postgres, image:debian, ...)',
   `  --only      run only these steps (repeatable): ${SETUP_STEPS.join(', ')}; the Docker engine is always checked`,
-  '  --tests     also prepare what only the test suite needs (envtest: a Kubernetes API server built from source)',
+  '  --tests     also prepare what only the test suite needs (envtest: a Kubernetes API server built from source;',
+  '              cluster: a single-node Kubernetes cluster, see npm run cluster)',
   `  cache: ${cacheDir()} (override with VECTORSTACK_CACHE_DIR)`,
 ].join('\n');
 
@@ -40,7 +41,7 @@ await runMain(async () => {
       only.length > 0
         ? (only as SetupStepName[])
         : flags.tests
-          ? [...DEFAULT_SETUP_STEPS, 'envtest']
+          ? [...DEFAULT_SETUP_STEPS, 'envtest', 'cluster']
           : undefined,
     progress: new Progress(),
   });

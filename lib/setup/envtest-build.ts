@@ -19,7 +19,7 @@ function versionLdflags(version: string): string {
     .join(' ');
 }
 
-function kubeProgram(name: string): GoProgram {
+export function kubeProgram(name: string): GoProgram {
   return {
     name,
     moduleDir: 'toolchain/envtest',

@@ -7,6 +7,7 @@ import { Progress } from '../util/progress.js';
 import { ensureDebianBase } from './debian-base.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureEnvtest } from './envtest-build.js';
+import { ensureClusterToolchain } from './kube-node-build.js';
 import { OFFLINE_IMAGES, type OfflineImageRecipe, TEST_IMAGES } from './offline-images.js';
 import { ensureProviders } from './providers.js';
 import { ensureTerraformCli } from './terraform-cli.js';
@@ -24,9 +25,12 @@ export interface SetupOptions {
   environ?: NodeJS.ProcessEnv;
 }
 
-export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'envtest', 'images'] as const;
+export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'envtest', 'cluster', 'images'] as const;
 export type SetupStepName = (typeof SETUP_STEPS)[number];
-/** What running the stack needs. `envtest` (a Kubernetes API server for the cluster-stack tests) is added by --tests. */
+/**
+ * What running the stack needs. `envtest` (a Kubernetes API server for the cluster-stack tests) and `cluster` (the
+ * single-node cluster of lib/localcluster) are added by --tests; `npm run cluster -- up` runs `cluster` itself.
+ */
 export const DEFAULT_SETUP_STEPS: SetupStepName[] = ['docker', 'terraform', 'providers', 'images'];
 
 export interface SetupReport {
@@ -104,6 +108,12 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
   // kube-apiserver + kube-controller-manager for test/integration/k8s-apply.test.ts (no kubelet).
   if (wanted.has('envtest')) {
     await step('envtest', () => ensureEnvtest(ctx, record));
+    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
+  }
+  // containerd, kubelet, kube-proxy, CoreDNS, kube-router, local-path-provisioner, pause: lib/localcluster.
+  if (wanted.has('cluster')) {
+    if (usable(docker)) await step('cluster', () => ensureClusterToolchain(ctx, record));
+    else skip('cluster', 'no Docker engine');
     if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
   }
   if (!wanted.has('images')) return finish();

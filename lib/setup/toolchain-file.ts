@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from '../paths.js';
+import type { ClusterToolchain } from './kube-node-build.js';
 
 /** What setup found or built, so later commands use it without searching again. */
 export interface ToolchainRecord {
@@ -11,6 +12,10 @@ export interface ToolchainRecord {
   providers?: Record<string, string>;
   /** Throwaway Kubernetes control plane (lib/deploy/envtest.ts): binaries built from the Go module proxy. */
   envtest?: { apiserver: string; controllerManager?: string; version: string };
+  /** The single-node cluster (lib/localcluster): binaries, images and versions (setup step cluster). */
+  cluster?: ClusterToolchain;
+  /** kubectl built from the Go module proxy for hosts without one. */
+  kubectl?: { binary: string; version: string };
 }
 
 export function toolchainFile(environ: NodeJS.ProcessEnv = process.env): string {
