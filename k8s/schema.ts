@@ -90,8 +90,14 @@ export const kubernetesSchema = z.strictObject({
   appNamespace: dnsLabel.nullable(),
   /** Cluster DNS, the one egress every pod gets. */
   dns: z.strictObject({ namespace: dnsLabel, podSelector: labelSelector }),
-  /** Image overrides for this cluster (registry mirrors); the local offline images never apply to a cluster. */
+  /** Image overrides for this cluster (registry mirrors). */
   images: z.partialRecord(z.enum(IMAGE_KEYS as [ImageKey, ...ImageKey[]]), z.string().min(1)),
+  /**
+   * Use the images `npm run setup` built on this host (its image override file) instead of the pinned public ones:
+   * only for a cluster that has them, such as the kit's local cluster (`npm run cluster`), which imports them.
+   * @default false
+   */
+  useHostImages: z.boolean(),
   objectStorage,
   /** Production options beyond one pod, each rendered through CDKTF; see docs/kubernetes.md. */
   operators: z.strictObject({

@@ -1,5 +1,7 @@
 import { minimist } from 'zx';
-import { ConfigError } from './config/load.js';
+import { EXIT, UsageError, VectorstackError } from './errors.js';
+
+export { UsageError } from './errors.js';
 
 export interface FlagSpec {
   boolean?: string[];
@@ -8,41 +10,40 @@ export interface FlagSpec {
   usage: string;
 }
 
-export class UsageError extends Error {}
-
 /** Parses flags; an unknown flag is an error rather than silently ignored. */
 export function parseFlags(argv: string[], spec: FlagSpec): minimist.ParsedArgs {
   const known = new Set([...(spec.boolean ?? []), ...(spec.string ?? []), 'help', 'json']);
+  const unknown = (flag: string) => new UsageError(`unknown flag ${flag}`, { remedy: spec.usage });
   const parsed = minimist(argv, {
     boolean: [...(spec.boolean ?? []), 'help', 'json'],
     string: spec.string ?? [],
     unknown: (arg) => {
-      if (arg.startsWith('-')) throw new UsageError(`unknown flag ${arg}\n${spec.usage}`);
+      if (arg.startsWith('-')) throw unknown(arg);
       return true;
     },
   });
-  for (const key of Object.keys(parsed)) {
-    if (key !== '_' && !known.has(key)) throw new UsageError(`unknown flag --${key}\n${spec.usage}`);
-  }
+  for (const key of Object.keys(parsed)) if (key !== '_' && !known.has(key)) throw unknown(`--${key}`);
   return parsed;
 }
 
 /**
- * Runs a script's main: prints errors as plain messages (with every listed problem) and sets process.exitCode
- * instead of exiting, so pending output is flushed. `exitCode` on the error picks the code (default 1).
+ * Runs a script's main: prints an error as its message (headline and one problem per line) and its remedy, and sets
+ * process.exitCode instead of exiting, so pending output is flushed. The kit's errors carry their exit code; anything
+ * else is a failure (1), printed with its stack under VECTORSTACK_DEBUG.
  */
 export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
   try {
     const code = await main();
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
-    const err = error as Error & { problems?: string[]; remedy?: string; exitCode?: number };
+    const err = error instanceof Error ? error : new Error(String(error));
     process.stderr.write(`error: ${err.message}\n`);
-    // A ConfigError's message already lists its problems.
-    const problems = error instanceof ConfigError ? [] : (err.problems ?? []);
-    for (const problem of problems) if (problem !== err.message) process.stderr.write(`  - ${problem}\n`);
-    if (err.remedy) process.stderr.write(`${err.remedy}\n`);
+    if (error instanceof VectorstackError) {
+      if (error.remedy) process.stderr.write(`${error.remedy}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.exitCode = EXIT.error;
+    }
     if (process.env.VECTORSTACK_DEBUG) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = typeof err.exitCode === 'number' ? err.exitCode : 1;
   }
 }

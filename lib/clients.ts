@@ -3,11 +3,14 @@ import * as Minio from 'minio';
 import pRetry, { AbortError } from 'p-retry';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { VectorstackError } from './errors.js';
 
-export class UnreachableError extends Error {
+/** Nothing answered at host:port after the bounded retries (as opposed to an answer that refused us). */
+export class UnreachableError extends VectorstackError {
   constructor(service: string, host: string, port: number, attempts: number, cause: Error) {
-    super(`${service} at ${host}:${port} is unreachable after ${attempts} attempt(s): ${cause.message}`);
-    this.name = 'UnreachableError';
+    super(`${service} at ${host}:${port} is unreachable after ${attempts} attempt(s): ${cause.message}`, {
+      cause,
+    });
   }
 }
 

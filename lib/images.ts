@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { VectorstackError } from './errors.js';
 import { imagesFile } from './paths.js';
 
 /**
@@ -17,7 +18,8 @@ export const DEFAULT_IMAGES = {
 export type ImageKey = keyof typeof DEFAULT_IMAGES;
 export const IMAGE_KEYS = Object.keys(DEFAULT_IMAGES) as ImageKey[];
 
-export class ImageOverrideError extends Error {}
+/** The image override file or an image key is wrong. */
+export class ImageOverrideError extends VectorstackError {}
 
 /** Reads the override file written by setup; absent file means no overrides. */
 export function readImageOverrides(file = imagesFile()): Partial<Record<ImageKey, string>> {

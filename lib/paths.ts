@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +28,11 @@ export function terraformCliConfigFile(environ: NodeJS.ProcessEnv = process.env)
 /** Per-environment state: credentials, Terraform state, outputs. Ignored by git. */
 export function stateDir(stateRoot: string, environment: string, cwd = process.cwd()): string {
   return path.resolve(cwd, stateRoot, environment);
+}
+
+/** Where plots and JUnit files go by default: `<stateDir>/<env>/reports/` (ignored by git). */
+export function reportsDir(environmentStateDir: string): string {
+  const dir = path.join(environmentStateDir, 'reports');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }

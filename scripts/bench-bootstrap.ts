@@ -1,11 +1,11 @@
 #!/usr/bin/env tsx
-import { loadBootstrapTarget } from '../lib/bootstrap/environment.js';
 // npm run bench:bootstrap [-- --env local] [--rounds 3] [--json]: times a fresh bootstrap and a no-op re-run side by
 // side, in this process (no tsx start-up in the figures), against the environment's running stack. It bootstraps into
 // its own schema and prefix (bench_bootstrap / bench_) and removes them afterwards.
 import { bootstrap } from '../lib/bootstrap/index.js';
 import { removeBootstrapObjects } from '../lib/bootstrap/teardown.js';
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
+import { openStack } from '../lib/targets/index.js';
 import { renderTable } from '../lib/util/table.js';
 
 const USAGE = 'usage: npm run bench:bootstrap -- [--env local] [--rounds 3] [--json]';
@@ -17,18 +17,18 @@ await runMain(async () => {
   if (flags.help) return void console.log(USAGE);
   const rounds = Number(flags.rounds ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
-    throw new UsageError(`--rounds ${flags.rounds}: 1-20`);
-  const target = loadBootstrapTarget({ env: flags.env });
+    throw new UsageError(`--rounds ${flags.rounds}: allowed values: 1-20`);
+  const stack = await openStack({ env: flags.env });
   const run = async () => {
     const started = performance.now();
-    const result = await bootstrap({ ...target, ...NAMES });
+    const result = await bootstrap({ stack, ...NAMES });
     return { ms: performance.now() - started, actions: result.applied.length };
   };
   const fresh: number[] = [];
   const rerun: number[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
-      await removeBootstrapObjects(target, NAMES);
+      await removeBootstrapObjects(stack, NAMES);
       const first = await run();
       const second = await run();
       if (first.actions === 0 || second.actions !== 0)
@@ -42,7 +42,7 @@ await runMain(async () => {
       );
     }
   } finally {
-    await removeBootstrapObjects(target, NAMES);
+    await removeBootstrapObjects(stack, NAMES).finally(() => stack.close());
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row = (name: keyof typeof GOALS_MS, xs: number[]) => ({

@@ -8,11 +8,10 @@ import { dockerRunBaseline, removeBaseline } from '../lib/bench/docker-run-basel
 import { parseFlags, runMain } from '../lib/cli.js';
 import { loadConfig } from '../lib/config/load.js';
 import { generateSecret } from '../lib/credentials.js';
-import { destroyAll, down, up } from '../lib/deploy/local-stack.js';
-import { resolveImages } from '../lib/images.js';
-import { buildServiceSpecs } from '../lib/services/specs.js';
+import { resolveDeployment } from '../lib/deployment/resolve.js';
 import { SECRET_NAMES } from '../lib/services/types.js';
 import { checkSetup } from '../lib/setup/check.js';
+import { driverFor } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
 
@@ -45,15 +44,16 @@ await runMain(async () => {
       redis: { hostPort: 25605 },
     },
   });
-  const specs = buildServiceSpecs(config, resolveImages(config.images));
-  const options = { config, cwd, progress: new Progress(undefined, false) };
+  const deployment = resolveDeployment(config, { cwd });
+  const { specs } = deployment;
+  const driver = driverFor(deployment, { progress: new Progress(undefined, false) });
   const times = {
     baseline: [] as number[],
     coldUp: [] as number[],
     noopUp: [] as number[],
     down: [] as number[],
   };
-  await destroyAll(options).catch(() => {});
+  await driver.destroy().catch(() => {});
   try {
     for (let round = 1; round <= rounds; round++) {
       const credentials = Object.fromEntries(SECRET_NAMES.map((n) => [n, generateSecret()])) as Record<
@@ -68,15 +68,15 @@ await runMain(async () => {
       );
       await removeBaseline(specs, prefix);
       progress.log(`round ${round}: cold npm run up`);
-      times.coldUp.push(await timed(() => up(options)));
+      times.coldUp.push(await timed(() => driver.apply()));
       progress.log(`round ${round}: no-op npm run up`);
-      times.noopUp.push(await timed(() => up(options)));
+      times.noopUp.push(await timed(() => driver.apply()));
       progress.log(`round ${round}: npm run down`);
-      times.down.push(await timed(() => down(options)));
-      await destroyAll(options);
+      times.down.push(await timed(() => driver.down()));
+      await driver.destroy();
     }
   } finally {
-    await destroyAll(options).catch(() => {});
+    await driver.destroy().catch(() => {});
     await removeBaseline(specs, 'vsbench-baseline');
   }
   const base = median(times.baseline);

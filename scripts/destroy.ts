@@ -1,12 +1,13 @@
 #!/usr/bin/env tsx
-// npm run destroy -- --volumes --yes [--env local]: remove containers, network AND data volumes.
+// npm run destroy -- --volumes --yes [--env local]: remove everything the environment created, data included.
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
-import { destroyAll } from '../lib/deploy/local-stack.js';
+import { loadDeployment } from '../lib/deployment/resolve.js';
+import { driverFor } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 
 const USAGE = [
-  'usage: npm run destroy -- --volumes --yes [--env local] [--json]',
-  '  deletes every container, the network and the data volumes of the environment: all data is lost.',
+  'usage: npm run destroy -- --volumes --yes [--env local|staging|production] [--json]',
+  '  deletes every container or workload, the network or namespace, and the data volumes or claims: all data is lost.',
   '  To keep the data, use npm run down.',
 ].join('\n');
 
@@ -17,12 +18,15 @@ await runMain(async () => {
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
-  if (!flags.volumes || !flags.yes) {
-    throw new UsageError(
-      `refusing to destroy: this deletes all data; pass both --volumes and --yes\n${USAGE}`,
-    );
-  }
-  const result = await destroyAll({ env: flags.env, progress: new Progress() });
+  if (!flags.volumes || !flags.yes)
+    throw new UsageError('refusing to destroy: this deletes all data; pass both --volumes and --yes', {
+      remedy: USAGE,
+    });
+  const result = await driverFor(loadDeployment({ env: flags.env }), { progress: new Progress() }).destroy();
   if (flags.json) console.log(JSON.stringify(result));
-  else console.log(result.changed ? 'containers, network and volumes removed' : 'nothing to remove');
+  else {
+    for (const line of result.summaries) console.log(line);
+    console.log(result.changed ? 'everything removed, data included' : 'nothing to remove');
+  }
+  return 0;
 });

@@ -5,12 +5,13 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
+import { reportsDir } from '../lib/paths.js';
+import { openStack } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 import { DEFAULT_DATASET_DIR, loadDataset } from '../lib/verify/dataset.js';
 import { recallPlot, recallSummary, recallTable, runRecall, type StoreName } from '../lib/verify/recall.js';
-import { openTarget, reportsDir } from '../lib/verify/target.js';
 
-const USAGE = `usage: npm run recall -- [--env local] [--dataset DIR] [--json] [--plot FILE] [--threshold N] [--store pgvector|milvus] [--base-limit N]
+const USAGE = `usage: npm run recall -- [--env local|staging|production] [--dataset DIR] [--json] [--plot FILE] [--threshold N] [--store pgvector|milvus] [--base-limit N]
   --dataset     directory with *base.fvecs, *query.fvecs, *groundtruth.ivecs (default ${path.relative(process.cwd(), DEFAULT_DATASET_DIR)})
   --base-limit  use the first N base vectors only (ground truth recomputed exactly)
   --plot        SVG file (default .vectorstack/<env>/reports/recall.svg)`;
@@ -18,7 +19,8 @@ const USAGE = `usage: npm run recall -- [--env local] [--dataset DIR] [--json] [
 function numberFlag(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(value)}\n${USAGE}`);
+  if (!Number.isFinite(n))
+    throw new UsageError(`--${name} must be a number, got ${String(value)}`, { remedy: USAGE });
   return n;
 }
 
@@ -31,20 +33,22 @@ await runMain(async () => {
   const stores = flags.store ? (String(flags.store).split(',') as StoreName[]) : undefined;
   for (const s of stores ?? [])
     if (s !== 'pgvector' && s !== 'milvus')
-      throw new UsageError(`--store ${s}: pgvector or milvus\n${USAGE}`);
+      throw new UsageError(`--store ${s}: allowed values: pgvector, milvus`, { remedy: USAGE });
   const progress = new Progress();
   const datasetDir = path.resolve(flags.dataset ?? DEFAULT_DATASET_DIR);
   const dataset = loadDataset(datasetDir, { baseLimit: numberFlag(flags['base-limit'], 'base-limit') });
   progress.log(
     `dataset ${datasetDir}: ${dataset.base.count} base x ${dataset.base.dimension}d, ${dataset.queries.count} queries, ground truth ${dataset.groundTruthSource}`,
   );
-  const target = await openTarget(flags.env);
-  const report = await runRecall(target, dataset, {
+  const stack = await openStack({ env: flags.env });
+  const report = await runRecall(stack, dataset, {
     stores,
     threshold: numberFlag(flags.threshold, 'threshold'),
     progress,
-  }).finally(() => target.close());
-  const plotFile = flags.plot ? path.resolve(flags.plot) : path.join(reportsDir(target.config), 'recall.svg');
+  }).finally(() => stack.close());
+  const plotFile = flags.plot
+    ? path.resolve(flags.plot)
+    : path.join(reportsDir(stack.deployment.stateDir), 'recall.svg');
   writeFileSync(plotFile, recallPlot(report));
   if (flags.json) console.log(JSON.stringify(report, null, 2));
   else

@@ -1,33 +1,42 @@
 #!/usr/bin/env tsx
-// npm run status [-- --env local] [--json]: what runs, and whether it is healthy. Exit 1 unless all are healthy.
+// npm run status [-- --env local] [--json]: each service, where it runs, its image and its readiness as the target
+// reports it. Exit 0 when every service is ready, 1 otherwise.
 import { parseFlags, runMain } from '../lib/cli.js';
-import { status } from '../lib/deploy/local-stack.js';
+import { loadDeployment } from '../lib/deployment/resolve.js';
+import { driverFor } from '../lib/targets/index.js';
 import { renderTable } from '../lib/util/table.js';
 
-const USAGE = 'usage: npm run status -- [--env local] [--json]';
+const USAGE = 'usage: npm run status -- [--env local|staging|production] [--json]';
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), { string: ['env'], usage: USAGE });
   if (flags.help) return void console.log(USAGE);
-  const { specs, containers } = await status({ env: flags.env });
-  const rows = specs
-    .filter((s) => !s.job)
-    .map((spec) => {
-      const c = containers.find((x) => x.service === spec.name);
-      return {
-        service: spec.name,
-        container: c?.name ?? '-',
-        image: spec.image,
-        health: c?.health ?? 'absent',
-      };
-    });
-  if (flags.json) console.log(JSON.stringify(rows, null, 2));
-  else
+  const deployment = loadDeployment({ env: flags.env });
+  const workloads = await driverFor(deployment).status();
+  const ready = workloads.every((w) => w.ready);
+  if (flags.json)
+    console.log(JSON.stringify({ environment: deployment.config.environment, ready, workloads }, null, 2));
+  else {
     console.log(
       renderTable(
-        ['service', 'container', 'image', 'health'],
-        rows.map((r) => Object.values(r)),
+        ['service', deployment.target === 'docker' ? 'container' : 'workload', 'image', 'ready', 'state'],
+        workloads.map((w) => [
+          w.service,
+          w.kind === 'container' ? w.name : `${w.kind}/${w.name}`,
+          w.image,
+          w.ready ? 'yes' : 'NO',
+          w.state,
+        ]),
       ),
     );
-  return rows.every((r) => r.health === 'healthy') ? 0 : 1;
+    console.log(
+      ready
+        ? 'every service is ready'
+        : `not ready: ${workloads
+            .filter((w) => !w.ready)
+            .map((w) => w.service)
+            .join(', ')}`,
+    );
+  }
+  return ready ? 0 : 1;
 });

@@ -1,60 +1,55 @@
 #!/usr/bin/env tsx
-// npm run up [-- --env local] [--show-secrets] [--json]: provision the local stack and wait until it is healthy.
+// npm run up [-- --env local|staging|production] [--plan] [--no-wait] [--show-secrets] [--json]
+// Brings the environment to its configured state on its target (Docker for local, Kubernetes for the others) and
+// waits until every service is ready. `npm run deploy` is the same command.
 import { parseFlags, runMain } from '../lib/cli.js';
-import { loadConfig } from '../lib/config/load.js';
-import { up } from '../lib/deploy/local-stack.js';
-import { withSecrets } from '../lib/deploy/outputs.js';
+import { loadDeployment } from '../lib/deployment/resolve.js';
 import { checkSetup } from '../lib/setup/check.js';
+import { withSecrets } from '../lib/stack/endpoints.js';
+import { driverFor } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
 
-const USAGE = 'usage: npm run up -- [--env local] [--show-secrets] [--json]';
+const USAGE = [
+  'usage: npm run up -- [--env local|staging|production] [--plan] [--no-wait] [--show-secrets] [--json]',
+  '  --plan          show what would change, change nothing',
+  '  --no-wait       Kubernetes: do not wait for rollouts and the bucket job (an API server without nodes)',
+  '  --show-secrets  print the credentials too',
+].join('\n');
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
     string: ['env'],
-    boolean: ['show-secrets'],
+    boolean: ['plan', 'wait', 'show-secrets'],
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
   // The configuration first: a typo is the cheapest mistake to report.
-  const config = loadConfig({ env: flags.env });
+  const deployment = loadDeployment({ env: flags.env });
   const progress = new Progress();
   progress.log('checking setup (npm run setup -- --check)');
-  await checkSetup();
-  const result = await up({ config, progress });
-  const connection = flags['show-secrets']
-    ? withSecrets(result.connection, result.credentials)
-    : result.connection;
+  await checkSetup(deployment.target);
+  const driver = driverFor(deployment, { progress });
+  const result = await driver.apply({ planOnly: flags.plan, wait: flags.wait !== false });
+  const secrets = flags['show-secrets'] ? await driver.credentials() : undefined;
   if (flags.json) {
-    console.log(
-      JSON.stringify({ changed: result.changed, containers: result.containers, connection }, null, 2),
-    );
-    return;
+    console.log(JSON.stringify({ ...result, ...(secrets ? { credentials: secrets } : {}) }, null, 2));
+    return 0;
   }
-  const endpoints: Record<string, string> = {
-    postgres: result.connection.postgres
-      ? `${result.connection.postgres.host}:${result.connection.postgres.port}`
-      : '-',
-    redis: result.connection.redis ? `${result.connection.redis.host}:${result.connection.redis.port}` : '-',
-    milvus: result.connection.milvus
-      ? `${result.connection.milvus.host}:${result.connection.milvus.port}`
-      : '-',
-    minio: result.connection.minio?.endpoint ?? '-',
-    etcd: result.connection.etcd
-      ? `${result.connection.etcd.host}:${result.connection.etcd.port}`
-      : 'private network',
-  };
-  const rows = result.containers
-    .filter((c) => c.service !== 'minio-init')
-    .map((c) => {
-      const image = result.specs.find((s) => s.name === c.service)?.image ?? '-';
-      return [c.service, endpoints[c.service] ?? '-', image, c.health];
+  if (!flags.plan) {
+    const rows = result.access.map((a) => {
+      const w = result.workloads.find((x) => x.service === a.service);
+      return [a.service, a.address, w?.image ?? '-', w?.state ?? '-'];
     });
-  console.log(renderTable(['service', 'endpoint', 'image (version)', 'health'], rows));
-  console.log(
-    `${result.changed ? 'applied changes' : 'no changes'}; connection details: ${result.outputsFile}`,
-  );
-  console.log(`credentials: ${result.credentialsFile} (mode 0600)`);
-  if (flags['show-secrets']) console.log(JSON.stringify(connection, null, 2));
+    console.log(renderTable(['service', 'reach it at', 'image', 'state'], rows));
+  }
+  for (const line of [...result.summaries, ...result.notes]) console.log(line);
+  if (result.outputsFile) console.log(`connection details: ${result.outputsFile}`);
+  console.log(`credentials: ${result.credentialsLocation}`);
+  if (secrets && deployment.target === 'docker') {
+    const stack = await driver.open();
+    console.log(JSON.stringify(withSecrets(stack.endpoints, secrets), null, 2));
+    await stack.close();
+  } else if (secrets) console.log(JSON.stringify(secrets, null, 2));
+  return 0;
 });

@@ -1,18 +1,13 @@
-import { minioClient } from '../lib/clients.js';
 import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
 
-export const minioSuite: SmokeSuite = async ({ config, connection, credentials }, run, retry) => {
-  const info = connection.minio;
+export const minioSuite: SmokeSuite = async (stack, run, retry) => {
+  const { config } = stack;
+  const info = stack.endpoints.minio;
   if (!info) return run.skip('configured', 'minio is disabled or not published to this host');
   if (!(await checkReachable(run, info, retry))) return;
   const where = `${info.host}:${info.port}`;
   const base = `http://${info.host}:${info.port}`;
-  const s3 = minioClient({
-    host: info.host,
-    port: info.port,
-    accessKey: info.user,
-    secretKey: credentials.minio_root_password,
-  });
+  const s3 = stack.minio();
   await run.check('health', async () => {
     const response = await fetch(`${base}/minio/health/live`, { signal: AbortSignal.timeout(5000) });
     expectThat(response.ok, `minio at ${where} /minio/health/live answered HTTP ${response.status}`);

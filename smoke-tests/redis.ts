@@ -4,8 +4,9 @@ import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke
 
 const TTL_SECONDS = 60;
 
-export const redisSuite: SmokeSuite = async ({ config, connection, credentials }, run, retry) => {
-  const info = connection.redis;
+export const redisSuite: SmokeSuite = async (stack, run, retry) => {
+  const { config } = stack;
+  const info = stack.endpoints.redis;
   if (!info) return run.skip('configured', 'redis is disabled or not published to this host');
   if (!(await checkReachable(run, info, retry))) return;
   const where = `${info.host}:${info.port}`;
@@ -24,7 +25,7 @@ export const redisSuite: SmokeSuite = async ({ config, connection, credentials }
         } finally {
           anonymous.destroy();
         }
-        client = await connectRedis({ ...info, password: credentials.redis_password }, retry);
+        client = await stack.redis({ retry });
         expectThat((await client.ping()) === 'PONG', `redis at ${where} did not answer PING`);
         return 'PING with the password answers PONG; without it NOAUTH';
       },

@@ -1,71 +1,62 @@
-import path from 'node:path';
 import { App, TerraformProvider, type TerraformStack } from 'cdktf';
-import { type LoadConfigOptions, loadConfig } from '../lib/config/load.js';
-import type { VectorstackConfig } from '../lib/config/schema.js';
-import { resolveImages } from '../lib/images.js';
-import { stateDir } from '../lib/paths.js';
-import { buildServiceSpecs } from '../lib/services/specs.js';
-import { readToolchain } from '../lib/setup/toolchain-file.js';
+import type { Deployment } from '../lib/deployment/resolve.js';
 import { buildDockerStacks, type DockerStacks } from './docker/docker-stacks.js';
 import { buildKubernetesStack, type KubernetesStack } from './kubernetes/kubernetes-stack.js';
 
+export interface SynthOptions {
+  /** Directory the Terraform JSON is written to. */
+  outdir: string;
+  /** Provider versions to pin: those of the local mirror setup built, if any. @default {} (the bindings' versions) */
+  providerVersions?: Record<string, string>;
+  /** Kubernetes: wait for rollouts and jobs during apply (false for an API server without nodes). @default true */
+  wait?: boolean;
+  /** Kubernetes: render the workloads scaled to zero (`down`). @default false */
+  stopped?: boolean;
+}
+
 export interface SynthResult {
-  config: VectorstackConfig;
   app: App;
   outdir: string;
-  stateDir: string;
+  /** Stack names in apply order. */
+  stacks: string[];
   docker?: DockerStacks;
   kubernetes?: KubernetesStack;
 }
 
-/** Loads the configuration and synthesizes the environment's stacks into `outdir` (default: the cdktf.json one). */
-export function synthesize(
-  options: LoadConfigOptions & {
-    outdir?: string;
-    config?: VectorstackConfig;
-    /** Provider versions to pin (default: those of the local mirror recorded by setup, if any). */
-    providerVersions?: Record<string, string>;
-    /** Kubernetes: wait for rollouts and jobs during apply (false for an API server without nodes). */
-    wait?: boolean;
-  },
-): SynthResult {
-  const config = options.config ?? loadConfig(options);
-  const dir = stateDir(config.stateDir, config.environment, options.cwd);
-  const outdir =
-    options.outdir ?? process.env.CDKTF_OUTDIR ?? path.resolve(options.cwd ?? process.cwd(), 'cdktf.out');
-  const app = new App({ outdir, skipValidation: false });
-  const result: SynthResult = { config, app, outdir, stateDir: dir };
-  const providerVersions = options.providerVersions ?? readToolchain(options.environ).providers ?? {};
-  if (config.target === 'docker') {
-    const specs = buildServiceSpecs(config, resolveImages(config.images));
-    result.docker = buildDockerStacks(app, { config, specs, stateDir: dir });
-    for (const stack of [result.docker.base, result.docker.services])
-      pinProviderVersions(stack, providerVersions);
+/** Renders a resolved deployment as its target's CDKTF stacks and writes their JSON to `outdir`. */
+export function synthesize(deployment: Deployment, options: SynthOptions): SynthResult {
+  const app = new App({ outdir: options.outdir, skipValidation: false });
+  const versions = options.providerVersions ?? {};
+  const result: SynthResult = { app, outdir: options.outdir, stacks: [] };
+  if (deployment.target === 'docker') {
+    result.docker = buildDockerStacks(app, { deployment });
+    for (const stack of [result.docker.base, result.docker.services]) pinProviderVersions(stack, versions);
   } else {
-    // Renders the same specs with in-cluster hostnames; images exclude this host's offline tags (clusterImages).
-    result.kubernetes = buildKubernetesStack(app, { config, stateDir: dir, wait: options.wait });
-    // Only the providers this stack declares: an entry for another (docker) would make init look for it.
-    const used = new Set(
-      result.kubernetes.node
-        .findAll()
-        .filter((c): c is TerraformProvider => c instanceof TerraformProvider)
-        .map((p) => p.terraformResourceType),
-    );
-    pinProviderVersions(
-      result.kubernetes,
-      Object.fromEntries(Object.entries(providerVersions).filter(([name]) => used.has(name))),
-    );
+    result.kubernetes = buildKubernetesStack(app, {
+      deployment,
+      wait: options.wait,
+      stopped: options.stopped,
+    });
+    pinProviderVersions(result.kubernetes, versions);
   }
+  result.stacks = app.node.children.map((c) => c.node.id);
   app.synth();
   return result;
 }
 
 /**
  * The prebuilt bindings pin the provider version they were generated from; a host whose providers come from the
- * local mirror pins the version it really has, so init resolves and the lock file tells the truth.
+ * local mirror pins the version it really has, so init resolves and the lock file tells the truth. Only providers the
+ * stack declares are pinned: an entry for another would make init look for it.
  */
 export function pinProviderVersions(stack: TerraformStack, versions: Record<string, string>): void {
+  const used = new Set(
+    stack.node
+      .findAll()
+      .filter((c): c is TerraformProvider => c instanceof TerraformProvider)
+      .map((p) => p.terraformResourceType),
+  );
   for (const [name, version] of Object.entries(versions)) {
-    stack.addOverride(`terraform.required_providers.${name}.version`, version);
+    if (used.has(name)) stack.addOverride(`terraform.required_providers.${name}.version`, version);
   }
 }

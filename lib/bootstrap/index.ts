@@ -2,16 +2,9 @@ import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
 import { type MilvusCollectionSpec, milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
 import { REDIS_ACL_USERS, type RedisAclUserSpec } from '../../schemas/redis/acl.js';
-import {
-  connectMilvus,
-  connectPostgres,
-  connectRedis,
-  type RedisClient,
-  type RetryOptions,
-} from '../clients.js';
+import type { RedisClient, RetryOptions } from '../clients.js';
 import type { VectorstackConfig } from '../config/schema.js';
-import type { Credentials } from '../credentials.js';
-import type { ConnectionInfo } from '../deploy/outputs.js';
+import type { RunningStack } from '../stack/running-stack.js';
 import type { Progress } from '../util/progress.js';
 import { planMilvus } from './milvus.js';
 import { planPostgres, withAdvisoryLock } from './postgres.js';
@@ -22,18 +15,18 @@ import {
   EXIT_OK,
   type ExecutablePlan,
   type PlannedAction,
-  type StoreName,
   type StorePlan,
 } from './types.js';
 import { validateInputs } from './validate.js';
 
 export interface BootstrapOptions {
-  config: VectorstackConfig;
-  connection: ConnectionInfo;
-  credentials: Partial<Credentials>;
-  /** Print the plan only; change nothing. */
+  /** The running environment (its endpoints, credentials and clients). */
+  stack: RunningStack;
+  /** Which stores and settings to bootstrap. @default stack.config */
+  config?: VectorstackConfig;
+  /** Print the plan only; change nothing. @default false */
   planOnly?: boolean;
-  /** Allow destructive fixes of drift (recreating a Milvus collection deletes its data). */
+  /** Allow destructive fixes of drift (recreating a Milvus collection deletes its data). @default false */
   allowRecreate?: boolean;
   /** PostgreSQL schema for the tables. @default 'public' */
   postgresSchema?: string;
@@ -69,14 +62,14 @@ interface Clients {
  * whole apply (plan included) runs under its advisory lock: a concurrent run waits, then finds nothing to do.
  */
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
-  const { config } = options;
+  const config = options.config ?? options.stack.config;
   const schema = options.postgresSchema ?? 'public';
   const prefix = options.prefix ?? '';
   const collections = options.collections ?? milvusCollectionSpecs(config);
   const redisUsers = options.redisUsers ?? REDIS_ACL_USERS;
-  validateInputs(config, { postgresSchema: schema, prefix }, collections, redisUsers);
+  validateInputs({ postgresSchema: schema, prefix }, collections, redisUsers);
 
-  const clients = await connectAll(options);
+  const clients = await connectAll(options.stack, config, options.retry);
   try {
     const planAll = async (): Promise<ExecutablePlan[]> => {
       const plans: Promise<ExecutablePlan>[] = [];
@@ -98,7 +91,7 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
           planRedis({
             client: clients.redis,
             config,
-            credentials: options.credentials,
+            credentials: options.stack.credentials,
             users: redisUsers,
             prefix,
           }),
@@ -152,67 +145,24 @@ async function executeAll(plans: ExecutablePlan[], progress?: Progress): Promise
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1)
-    throw new BootstrapError(
-      `bootstrap failed in ${failures.length} stores:\n  ${failures.map((f) => f.message).join('\n  ')}`,
-      failures.map((f) => f.message),
-    );
+    throw new BootstrapError(`bootstrap failed in ${failures.length} stores`, {
+      problems: failures.map((f) => f.message),
+    });
   return applied;
 }
 
-function endpointOf(connection: ConnectionInfo, store: StoreName) {
-  const endpoint = connection[store];
-  if (!endpoint)
-    throw new BootstrapError(
-      `${store} is enabled but has no published endpoint in the stack's outputs; run npm run up (with ${store}.hostPort set)`,
-    );
-  return endpoint;
-}
-
-function secret(credentials: Partial<Credentials>, name: keyof Credentials): string {
-  const value = credentials[name];
-  if (!value) throw new BootstrapError(`credential ${name} is missing from credentials.json; run npm run up`);
-  return value;
-}
-
-async function connectAll(options: BootstrapOptions): Promise<Clients> {
-  const { config, connection, credentials, retry } = options;
+/** One client per enabled store, opened side by side; a failure closes the others and is reported as it is. */
+async function connectAll(
+  stack: RunningStack,
+  config: VectorstackConfig,
+  retry?: RetryOptions,
+): Promise<Clients> {
   const clients: Clients = {};
-  const pending: Promise<unknown>[] = [];
-  if (config.postgres.enabled) {
-    const pgEndpoint = endpointOf(connection, 'postgres') as NonNullable<ConnectionInfo['postgres']>;
-    pending.push(
-      connectPostgres({ ...pgEndpoint, password: secret(credentials, 'postgres_password') }, retry).then(
-        (c) => {
-          clients.postgres = c;
-        },
-      ),
-    );
-  }
-  if (config.milvus.enabled) {
-    const endpoint = endpointOf(connection, 'milvus') as NonNullable<ConnectionInfo['milvus']>;
-    pending.push(
-      connectMilvus(
-        {
-          host: endpoint.host,
-          port: endpoint.port,
-          username: endpoint.user,
-          password: secret(credentials, 'milvus_root_password'),
-        },
-        retry,
-      ).then((c) => {
-        clients.milvus = c;
-      }),
-    );
-  }
-  if (config.redis.enabled) {
-    const endpoint = endpointOf(connection, 'redis') as NonNullable<ConnectionInfo['redis']>;
-    pending.push(
-      connectRedis({ ...endpoint, password: secret(credentials, 'redis_password') }, retry).then((c) => {
-        clients.redis = c;
-      }),
-    );
-  }
-  const outcomes = await Promise.allSettled(pending);
+  const outcomes = await Promise.allSettled([
+    config.postgres.enabled ? stack.postgres({ retry }).then((c) => (clients.postgres = c)) : undefined,
+    config.milvus.enabled ? stack.milvus({ retry }).then((c) => (clients.milvus = c)) : undefined,
+    config.redis.enabled ? stack.redis({ retry }).then((c) => (clients.redis = c)) : undefined,
+  ]);
   const failure = outcomes.find((o) => o.status === 'rejected');
   if (failure) {
     await closeAll(clients);

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataType, type FieldType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type {
   MilvusCapability,
   MilvusCollectionSpec,
   MilvusIndexSpec,
 } from '../../schemas/milvus/collections.js';
+import { waitFor } from '../util/poll.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
 
 /** First server version with each capability. */
@@ -289,16 +289,13 @@ async function executeMilvusAction(
 
 async function loadAndWait(ctx: MilvusContext, name: string): Promise<void> {
   check(await ctx.client.loadCollection({ collection_name: name }), `loadCollection ${name}`);
-  const timeoutMs = ctx.loadTimeoutMs ?? 120_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const load = await ctx.client.getLoadState({ collection_name: name });
-    check(load.status, `getLoadState ${name}`);
-    if (load.state === 'LoadStateLoaded') return;
-    if (Date.now() > deadline)
-      throw new BootstrapError(
-        `milvus: collection ${name} not loaded after ${timeoutMs / 1000} s (state ${load.state})`,
-      );
-    await sleep(100);
-  }
+  await waitFor(
+    `milvus: collection ${name} loaded`,
+    async () => {
+      const load = await ctx.client.getLoadState({ collection_name: name });
+      check(load.status, `getLoadState ${name}`);
+      return load.state === 'LoadStateLoaded' || { waiting: `state ${load.state}` };
+    },
+    { timeoutMs: ctx.loadTimeoutMs ?? 120_000, intervalMs: 100 },
+  );
 }

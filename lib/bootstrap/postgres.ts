@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { VectorMetric, VectorstackConfig } from '../config/schema.js';
+import { postgresLayout, VECTOR_OPCLASS } from '../../schemas/postgres/layout.js';
+import type { VectorstackConfig } from '../config/schema.js';
 import { REPO_ROOT } from '../paths.js';
+import { waitFor } from '../util/poll.js';
+import { layoutDifferences } from './postgres-layout.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
 
 export const DEFAULT_MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas', 'postgres');
@@ -13,12 +15,6 @@ const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 const MIGRATIONS_TABLE = 'schema_migrations';
 /** Advisory lock key (two int4s): constant, so every bootstrap of this database queues behind the running one. */
 const LOCK_KEY = [0x76737461, 0x626f6f74] as const;
-
-export const VECTOR_OPCLASS: Record<VectorMetric, string> = {
-  cosine: 'vector_cosine_ops',
-  l2: 'vector_l2_ops',
-  ip: 'vector_ip_ops',
-};
 
 export interface Migration {
   name: string;
@@ -98,10 +94,7 @@ export async function planPostgres(ctx: PostgresContext): Promise<ExecutablePlan
       );
   }
   if (problems.length > 0)
-    throw new BootstrapError(
-      `postgres migrations do not match the database:\n  ${problems.join('\n  ')}`,
-      problems,
-    );
+    throw new BootstrapError('postgres migrations do not match the database', { problems });
 
   const appliedNames = new Set(applied.map((r) => r.name));
   const actions: PlannedAction[] = migrations
@@ -118,7 +111,7 @@ export async function planPostgres(ctx: PostgresContext): Promise<ExecutablePlan
     store: 'postgres',
     serverVersion: `${version.server} (pgvector ${version.vector})`,
     actions,
-    drift: await embeddingDrift(ctx),
+    drift: await layoutDrift(ctx, actions.length > 0),
     warnings: [],
     execute: async (action) => {
       const migration = byName.get(action.target)!;
@@ -182,48 +175,17 @@ async function applyMigration(
 }
 
 /**
- * Compares the embedding column and its HNSW index with the configuration. Migrations never change once applied, so
- * a new dimension or metric shows up here, not as a pending migration.
+ * Compares the live schema with the layout the migrations produce (schemas/postgres/layout.ts). Migrations never change
+ * once applied, so a new dimension or metric shows up here, not as a pending migration. Tables of pending migrations
+ * are not drift yet.
  */
-async function embeddingDrift(ctx: PostgresContext): Promise<Drift[]> {
-  const { client, schema, config } = ctx;
-  const table = `${schema}.chunk_embeddings`;
-  const { rows: columns } = await client.query<{ type: string }>(
-    `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-      WHERE a.attrelid = to_regclass($1) AND a.attname = 'embedding' AND NOT a.attisdropped`,
-    [table],
-  );
-  if (columns.length === 0) return [];
-  const drift: Drift[] = [];
+async function layoutDrift(ctx: PostgresContext, pending: boolean): Promise<Drift[]> {
+  const differences = await layoutDifferences(ctx.client, ctx.schema, postgresLayout(ctx.config));
   const resolution =
     'add a migration that changes it (a new dimension means re-embedding every chunk); bootstrap never alters applied schema';
-  const add = (target: string, field: string, expected: string, actual: string) => {
-    if (expected !== actual) drift.push({ store: 'postgres', target, field, expected, actual, resolution });
-  };
-  add(table, 'embedding type', `vector(${config.embedding.dimension})`, columns[0]!.type);
-
-  const index = `${schema}.chunk_embeddings_embedding_hnsw_idx`;
-  const { rows: indexes } = await client.query<{ method: string; opclass: string; options: string[] | null }>(
-    `SELECT am.amname AS method, opc.opcname AS opclass, c.reloptions AS options
-       FROM pg_class c
-       JOIN pg_index i ON i.indexrelid = c.oid
-       JOIN pg_am am ON am.oid = c.relam
-       JOIN pg_opclass opc ON opc.oid = i.indclass[0]
-      WHERE c.oid = to_regclass($1)`,
-    [index],
-  );
-  const live = indexes[0];
-  if (!live) {
-    add(index, 'index', 'hnsw', 'missing');
-    return drift;
-  }
-  const options = Object.fromEntries((live.options ?? []).map((o) => o.split('=') as [string, string]));
-  add(index, 'method', 'hnsw', live.method);
-  add(index, 'operator class (metric)', VECTOR_OPCLASS[config.embedding.metric], live.opclass);
-  // pgvector's defaults when WITH (...) omits them.
-  add(index, 'm', String(config.postgres.hnsw.m), options.m ?? '16');
-  add(index, 'ef_construction', String(config.postgres.hnsw.efConstruction), options.ef_construction ?? '64');
-  return drift;
+  return differences
+    .filter((d) => !(pending && (d.actual === 'missing' || d.field === 'table')))
+    .map((d) => ({ store: 'postgres', ...d, resolution }));
 }
 
 /**
@@ -235,19 +197,17 @@ export async function withAdvisoryLock<T>(
   work: () => Promise<T>,
   timeoutMs = 120_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock($1, $2) AS locked',
-      [...LOCK_KEY],
-    );
-    if (rows[0]!.locked) break;
-    if (Date.now() > deadline)
-      throw new BootstrapError(
-        `another bootstrap has held the lock on this database for over ${Math.round(timeoutMs / 1000)} s; is one stuck? (pg_locks, locktype = advisory)`,
+  await waitFor(
+    'the bootstrap advisory lock on this database (another bootstrap holds it; if none runs, see pg_locks where locktype = advisory)',
+    async () => {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1, $2) AS locked',
+        [...LOCK_KEY],
       );
-    await sleep(250);
-  }
+      return rows[0]!.locked || { waiting: 'held by another session' };
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
   try {
     return await work();
   } finally {

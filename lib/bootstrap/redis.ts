@@ -66,9 +66,8 @@ export async function planRedis(ctx: RedisContext): Promise<ExecutablePlan> {
     const password = ctx.credentials[user.secret];
     if (!password)
       throw new BootstrapError(
-        `credential ${user.secret} (password of redis user ${name}) is missing from credentials.json`,
-        undefined,
-        'npm run bootstrap generates it; when calling the library, pass credentials from ensureCredentials()',
+        `credential ${user.secret} (password of redis user ${name}) is missing from the environment's credentials`,
+        { remedy: `run: npm run up -- --env ${ctx.config.environment} (it creates every credential)` },
       );
     passwords.set(name, password);
     const existing = await getUser(client, name);

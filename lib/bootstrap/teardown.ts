@@ -1,7 +1,7 @@
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
 import { REDIS_ACL_USERS } from '../../schemas/redis/acl.js';
-import { connectMilvus, connectPostgres, connectRedis } from '../clients.js';
-import type { BootstrapTarget } from './environment.js';
+import { VectorstackError } from '../errors.js';
+import type { RunningStack } from '../stack/running-stack.js';
 import { validateInputs } from './validate.js';
 
 /**
@@ -10,41 +10,24 @@ import { validateInputs } from './validate.js';
  * empty prefix so it can never remove the real data plane.
  */
 export async function removeBootstrapObjects(
-  target: Pick<BootstrapTarget, 'config' | 'connection'> & { credentials: BootstrapTarget['credentials'] },
+  stack: RunningStack,
   names: { postgresSchema: string; prefix: string },
 ): Promise<void> {
   if (names.postgresSchema === 'public' || names.prefix === '')
-    throw new Error('removeBootstrapObjects: refusing the public schema or an empty prefix');
-  validateInputs(target.config, names, [], []);
-  const { connection, credentials } = target;
-  if (connection.postgres) {
-    const client = await connectPostgres({ ...connection.postgres, password: credentials.postgres_password });
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS ${names.postgresSchema} CASCADE`);
-    } finally {
-      await client.end();
-    }
-  }
-  if (connection.milvus) {
-    const client = await connectMilvus({
-      host: connection.milvus.host,
-      port: connection.milvus.port,
-      username: connection.milvus.user,
-      password: credentials.milvus_root_password,
-    });
-    try {
-      for (const spec of milvusCollectionSpecs(target.config))
+    throw new VectorstackError('removeBootstrapObjects: refusing the public schema or an empty prefix');
+  validateInputs(names, [], []);
+  const { config } = stack;
+  if (config.postgres.enabled)
+    await stack.with(stack.postgres(), (client) =>
+      client.query(`DROP SCHEMA IF EXISTS ${names.postgresSchema} CASCADE`),
+    );
+  if (config.milvus.enabled)
+    await stack.with(stack.milvus(), async (client) => {
+      for (const spec of milvusCollectionSpecs(config))
         await client.dropCollection({ collection_name: names.prefix + spec.name });
-    } finally {
-      await client.closeConnection();
-    }
-  }
-  if (connection.redis) {
-    const client = await connectRedis({ ...connection.redis, password: credentials.redis_password });
-    try {
-      await client.sendCommand(['ACL', 'DELUSER', ...REDIS_ACL_USERS.map((u) => names.prefix + u.name)]);
-    } finally {
-      client.destroy();
-    }
-  }
+    });
+  if (config.redis.enabled)
+    await stack.with(stack.redis(), (client) =>
+      client.sendCommand(['ACL', 'DELUSER', ...REDIS_ACL_USERS.map((u) => names.prefix + u.name)]),
+    );
 }

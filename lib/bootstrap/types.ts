@@ -1,3 +1,5 @@
+import { type ErrorDetails, EXIT, VectorstackError } from '../errors.js';
+
 export type StoreName = 'postgres' | 'milvus' | 'redis';
 
 /** One change bootstrap makes. `destructive` ones (dropping data) run only with --allow-recreate. */
@@ -37,23 +39,13 @@ export interface ExecutablePlan extends StorePlan {
 }
 
 /** Exit codes: 0 in sync (or applied), 1 failed, 2 drift found that this run did not resolve. */
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_DRIFT = 2;
+export const EXIT_OK = EXIT.ok;
+export const EXIT_FAILED = EXIT.error;
+export const EXIT_DRIFT = EXIT.drift;
 
 /** An error bootstrap expects (bad input, missing capability, edited migration): printed without a stack. */
-export class BootstrapError extends Error {
-  readonly exitCode = EXIT_FAILED;
-  /** The message already lists every problem; runMain prints `problems` that differ from it, so none do. */
-  readonly problems: string[];
-  constructor(
-    message: string,
-    /** Each problem on its own, for callers that check them one by one. */
-    readonly details: string[] = [message],
-    readonly remedy?: string,
-  ) {
-    super(message);
-    this.name = 'BootstrapError';
-    this.problems = [message];
+export class BootstrapError extends VectorstackError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { exitCode: EXIT_FAILED, ...details });
   }
 }

@@ -1,6 +1,5 @@
 import type { MilvusCollectionSpec } from '../../schemas/milvus/collections.js';
 import type { RedisAclUserSpec } from '../../schemas/redis/acl.js';
-import { PGVECTOR_MAX_INDEXED_DIMENSION, type VectorstackConfig } from '../config/schema.js';
 import { BootstrapError } from './types.js';
 
 /** Index types bootstrap knows how to compare; anything else in a spec is a typo until proven otherwise. */
@@ -28,18 +27,11 @@ export interface BootstrapNames {
 
 /** Every problem in the inputs at once, as `field = value: what is allowed`; throws BootstrapError if any. */
 export function validateInputs(
-  config: VectorstackConfig,
   names: BootstrapNames,
   collections: MilvusCollectionSpec[],
   redisUsers: RedisAclUserSpec[],
 ): void {
   const problems: string[] = [];
-  const { dimension } = config.embedding;
-  if (config.postgres.enabled && dimension > PGVECTOR_MAX_INDEXED_DIMENSION) {
-    problems.push(
-      `embedding.dimension = ${dimension}: pgvector's HNSW index supports at most ${PGVECTOR_MAX_INDEXED_DIMENSION} dimensions for vector; store halfvec(${dimension}) (up to 4000) or reduce the dimension`,
-    );
-  }
   if (!SQL_IDENTIFIER.test(names.postgresSchema))
     problems.push(`postgres schema = ${JSON.stringify(names.postgresSchema)}: ${describe(SQL_IDENTIFIER)}`);
   if (names.prefix !== '' && !/^[a-z][a-z0-9_]{0,31}$/.test(names.prefix))
@@ -54,8 +46,7 @@ export function validateInputs(
           `redis user ${user.name}: key pattern ${JSON.stringify(keyspace.pattern)} is not prefix:*`,
         );
   }
-  if (problems.length > 0)
-    throw new BootstrapError(`invalid bootstrap input:\n  ${problems.join('\n  ')}`, problems);
+  if (problems.length > 0) throw new BootstrapError('invalid bootstrap input', { problems });
 }
 
 function collectionProblems(spec: MilvusCollectionSpec, prefix: string): string[] {

@@ -7,7 +7,7 @@ export const BASE_DEFAULTS: VectorstackConfig = {
   project: 'vectorstack',
   target: 'docker',
   stateDir: '.vectorstack',
-  docker: { bindAddress: '127.0.0.1', healthTimeoutSeconds: 300 },
+  docker: { bindAddress: '127.0.0.1', publishBeyondLoopback: false, healthTimeoutSeconds: 300 },
   embedding: { dimension: 768, metric: 'cosine' },
   postgres: {
     enabled: true,

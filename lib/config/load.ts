@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import { ProblemsError } from '../errors.js';
+import { VectorstackError } from '../errors.js';
 import { BASE_DEFAULTS, ENVIRONMENT_DEFAULTS } from './defaults.js';
 import {
   type ConfigOverrides,
@@ -13,7 +13,7 @@ import {
 } from './schema.js';
 
 /** Invalid configuration: each problem names the field, the value and what is allowed. */
-export class ConfigError extends ProblemsError {}
+export class ConfigError extends VectorstackError {}
 
 /** Config file looked for in the working directory when none is named. */
 export const DEFAULT_CONFIG_FILES = [
@@ -97,7 +97,7 @@ export function parseConfig(value: unknown): VectorstackConfig {
   const result = configSchema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => describeIssue(issue, value));
-  throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, problems);
+  throw new ConfigError('invalid configuration', { problems });
 }
 
 function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
@@ -188,12 +188,22 @@ function collectLeafPaths(value: unknown, prefix: string[], into: Map<string, st
   into.set(prefix.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_'), prefix);
 }
 
-function parseScalar(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
+/**
+ * A variable's value: plain decimal numbers, `true`, `false`, `null`, JSON objects and arrays; anything else is a
+ * string. Strict on purpose: `1e3`, `0x10`, ` 12` or `12abc` stay strings, so an integer field refuses them by name
+ * instead of reading 1000 where someone typed an exponent.
+ */
+export function parseScalar(raw: string): unknown {
+  if (/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(raw)) return Number(raw);
+  if (raw === 'true' || raw === 'false' || raw === 'null') return JSON.parse(raw);
+  if (/^[[{]/.test(raw)) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
   }
+  return raw;
 }
 
 function setAt(target: Record<string, unknown>, keyPath: string[], value: unknown): void {

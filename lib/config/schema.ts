@@ -9,9 +9,6 @@ export const TARGETS = ['docker', 'kubernetes'] as const;
 export const VECTOR_METRICS = ['cosine', 'l2', 'ip'] as const;
 export type VectorMetric = (typeof VECTOR_METRICS)[number];
 
-/** pgvector's HNSW / IVFFlat indexes accept at most 2000 dimensions for `vector` (4000 for `halfvec`). */
-export const PGVECTOR_MAX_INDEXED_DIMENSION = 2000;
-
 /** Lower-case SQL/Docker-safe identifier: starts with a letter, then letters, digits, `_` or `-`. */
 const identifier = z
   .string()
@@ -33,7 +30,7 @@ const resources = z.strictObject({
   cpuMillis: z.number().int().min(100).multipleOf(100),
 });
 
-export const configSchema = z.strictObject({
+const configShape = z.strictObject({
   environment: z.enum(ENVIRONMENTS),
   /** Prefix of every container, network, volume and Kubernetes object name. */
   project: identifier,
@@ -43,12 +40,14 @@ export const configSchema = z.strictObject({
   docker: z.strictObject({
     /** Address published ports bind to. Loopback by default: nothing is reachable from other hosts. */
     bindAddress: z.union([z.literal('127.0.0.1'), z.literal('::1'), z.ipv4(), z.ipv6()]),
+    /** Allow a bindAddress other than loopback (the stores become reachable from the network). @default false */
+    publishBeyondLoopback: z.boolean(),
     /** Seconds `up` waits for one container to become healthy. */
     healthTimeoutSeconds: z.number().int().min(10).max(3600),
   }),
   embedding: z.strictObject({
     /** Dimension of the embedding model's vectors. */
-    dimension: z.number().int().min(1).max(32768),
+    dimension: z.number().int().min(1).max(32768), // MILVUS_MAX_DIMENSION
     metric: z.enum(VECTOR_METRICS),
   }),
   postgres: z.strictObject({
@@ -139,7 +138,111 @@ export const configSchema = z.strictObject({
   images: z.record(z.string(), z.string().min(1)),
 });
 
-export type VectorstackConfig = z.infer<typeof configSchema>;
+/**
+ * The configuration with every rule that spans fields. These run even when single fields are wrong (`when`), so one
+ * load reports every problem at once; each names the field, its value and what is allowed.
+ */
+export const configSchema = configShape.check(
+  z.superRefine(
+    (config, ctx) => {
+      for (const rule of crossFieldRules(config as VectorstackConfig))
+        ctx.addIssue({ code: 'custom', path: rule.path, message: rule.message });
+    },
+    { when: () => true },
+  ),
+);
+
+export type VectorstackConfig = z.infer<typeof configShape>;
+
+/** pgvector's index limits by column type: HNSW and IVFFlat index at most this many dimensions. */
+export const PGVECTOR_INDEX_LIMITS = { vector: 2000, halfvec: 4000 } as const;
+/** Milvus's limit for one FloatVector field. */
+export const MILVUS_MAX_DIMENSION = 32768;
+
+const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
+
+interface RuleViolation {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Rules the shape alone cannot express. Each reads only fields that may be missing or wrong defensively. */
+export function crossFieldRules(config: VectorstackConfig): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const dimension = config.embedding?.dimension;
+  if (config.postgres?.enabled && typeof dimension === 'number' && dimension > PGVECTOR_INDEX_LIMITS.vector)
+    out.push({
+      path: ['embedding', 'dimension'],
+      message: `pgvector's HNSW and IVFFlat indexes support at most ${PGVECTOR_INDEX_LIMITS.vector} dimensions for vector (postgres.enabled = true); allowed: 1-${PGVECTOR_INDEX_LIMITS.vector}, or postgres.enabled = false (Milvus indexes up to ${MILVUS_MAX_DIMENSION})`,
+    });
+  const docker = config.docker;
+  if (
+    config.target === 'docker' &&
+    docker &&
+    !docker.publishBeyondLoopback &&
+    typeof docker.bindAddress === 'string' &&
+    !LOOPBACK_ADDRESSES.includes(docker.bindAddress)
+  )
+    out.push({
+      path: ['docker', 'bindAddress'],
+      message: `publishes the stores beyond this host; allowed: ${LOOPBACK_ADDRESSES.join(', ')} (or set docker.publishBeyondLoopback: true)`,
+    });
+  if (config.target === 'docker') out.push(...duplicateHostPorts(config));
+  const k = config.kubernetes;
+  if (config.target === 'kubernetes' && k) {
+    if (config.environment === 'production' && k.context === null)
+      out.push({
+        path: ['kubernetes', 'context'],
+        message: 'production names its kube context explicitly; allowed: a context of the kubeconfig',
+      });
+    if (k.operators?.milvus?.mode === 'helm-cluster' && k.objectStorage?.kind === 'external')
+      out.push({
+        path: ['kubernetes', 'operators', 'milvus', 'mode'],
+        message:
+          'not supported with kubernetes.objectStorage.kind = "external"; allowed: objectStorage.kind "minio", or milvus.mode "standalone"',
+      });
+    if (k.operators?.postgres?.mode === 'cloudnative-pg' && k.operators.apiServerCidrs?.length === 0)
+      out.push({
+        path: ['kubernetes', 'operators', 'apiServerCidrs'],
+        message:
+          'CloudNativePG instances call the Kubernetes API (operators.postgres.mode = "cloudnative-pg"); list its addresses, e.g. ["10.0.0.1/32"]',
+      });
+  }
+  return out;
+}
+
+/** Host port fields of each store: two enabled services on one host port would fail at apply time. */
+export const HOST_PORT_FIELDS = [
+  ['postgres', 'hostPort'],
+  ['etcd', 'hostPort'],
+  ['minio', 'hostPort'],
+  ['minio', 'consoleHostPort'],
+  ['milvus', 'hostPort'],
+  ['milvus', 'metricsHostPort'],
+  ['redis', 'hostPort'],
+] as const;
+
+function duplicateHostPorts(config: VectorstackConfig): RuleViolation[] {
+  const enabled = (service: string) =>
+    service === 'etcd' || service === 'minio'
+      ? config.milvus?.enabled
+      : (config[service as 'postgres' | 'milvus' | 'redis']?.enabled ?? false);
+  const seen = new Map<number, string>();
+  const out: RuleViolation[] = [];
+  for (const [service, field] of HOST_PORT_FIELDS) {
+    if (!enabled(service)) continue;
+    const port = (config[service] as Record<string, unknown> | undefined)?.[field];
+    if (typeof port !== 'number') continue;
+    const other = seen.get(port);
+    if (other)
+      out.push({
+        path: [service, field],
+        message: `also configured for ${other}; allowed: a host port no other service publishes`,
+      });
+    else seen.set(port, `${service}.${field}`);
+  }
+  return out;
+}
 
 /** Deep partial of the config, as written in a config file or built from environment variables. */
 export type ConfigOverrides = { [K in keyof VectorstackConfig]?: DeepPartial<VectorstackConfig[K]> };

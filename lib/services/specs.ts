@@ -47,7 +47,14 @@ export function postgresSpec(config: VectorstackConfig, image: string): ServiceS
       POSTGRES_INITDB_ARGS: ['--auth-host=scram-sha-256 --auth-local=trust'],
       PGDATA: [PG_DATA],
     },
-    ports: [{ name: 'postgres', containerPort: CONTAINER_PORTS.postgres, hostPort: pg.hostPort }],
+    ports: [
+      {
+        name: 'postgres',
+        containerPort: CONTAINER_PORTS.postgres,
+        hostPort: pg.hostPort,
+        hostPortField: 'postgres.hostPort',
+      },
+    ],
     healthCheck: health(['pg_isready', '-h', '127.0.0.1', '-U', pg.user, '-d', pg.database], 30),
     volumes: [{ name: 'data', containerPath: PG_DATA, sizeGi: pg.storageGi }],
     files: [],
@@ -106,7 +113,12 @@ export function etcdSpec(
     ],
     env: { ETCDCTL_API: ['3'] },
     ports: [
-      { name: 'client', containerPort: CONTAINER_PORTS.etcdClient, hostPort: etcd.hostPort },
+      {
+        name: 'client',
+        containerPort: CONTAINER_PORTS.etcdClient,
+        hostPort: etcd.hostPort,
+        hostPortField: 'etcd.hostPort',
+      },
       ...(cluster ? [{ name: 'peer', containerPort: peer, hostPort: null }] : []),
     ],
     healthCheck: health(['etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health'], 20),
@@ -128,8 +140,18 @@ export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec
       MINIO_ROOT_PASSWORD: [{ secret: 'minio_root_password' }],
     },
     ports: [
-      { name: 's3', containerPort: CONTAINER_PORTS.minio, hostPort: minio.hostPort },
-      { name: 'console', containerPort: CONTAINER_PORTS.minioConsole, hostPort: minio.consoleHostPort },
+      {
+        name: 's3',
+        containerPort: CONTAINER_PORTS.minio,
+        hostPort: minio.hostPort,
+        hostPortField: 'minio.hostPort',
+      },
+      {
+        name: 'console',
+        containerPort: CONTAINER_PORTS.minioConsole,
+        hostPort: minio.consoleHostPort,
+        hostPortField: 'minio.consoleHostPort',
+      },
     ],
     healthCheck: health(['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`], 20),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: minio.storageGi }],
@@ -189,8 +211,18 @@ export function milvusSpec(
       COMMON_SECURITY_DEFAULT_ROOT_PASSWORD: [{ secret: 'milvus_root_password' }],
     },
     ports: [
-      { name: 'grpc', containerPort: CONTAINER_PORTS.milvus, hostPort: milvus.hostPort },
-      { name: 'metrics', containerPort: CONTAINER_PORTS.milvusMetrics, hostPort: milvus.metricsHostPort },
+      {
+        name: 'grpc',
+        containerPort: CONTAINER_PORTS.milvus,
+        hostPort: milvus.hostPort,
+        hostPortField: 'milvus.hostPort',
+      },
+      {
+        name: 'metrics',
+        containerPort: CONTAINER_PORTS.milvusMetrics,
+        hostPort: milvus.metricsHostPort,
+        hostPortField: 'milvus.metricsHostPort',
+      },
     ],
     healthCheck: health(
       ['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz`],
@@ -247,7 +279,14 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
       // The default user's password (see REDIS_ACL_INIT); redis-cli (health check, operators) also reads it.
       REDISCLI_AUTH: [{ secret: 'redis_password' }],
     },
-    ports: [{ name: 'redis', containerPort: CONTAINER_PORTS.redis, hostPort: redis.hostPort }],
+    ports: [
+      {
+        name: 'redis',
+        containerPort: CONTAINER_PORTS.redis,
+        hostPort: redis.hostPort,
+        hostPortField: 'redis.hostPort',
+      },
+    ],
     healthCheck: health(['redis-cli', 'ping'], 10),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: redis.storageGi }],
     files: [],

@@ -28,6 +28,8 @@ export interface PortSpec {
   containerPort: number;
   /** Host port on the bind address (Docker only); `null` keeps the port on the private network. */
   hostPort: number | null;
+  /** The config field the host port comes from (e.g. `postgres.hostPort`), for messages about it. */
+  hostPortField?: string;
 }
 
 export interface HealthCheckSpec {

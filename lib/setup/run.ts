@@ -96,7 +96,11 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
 
   const wanted = new Set<SetupStepName>(options.only ?? DEFAULT_SETUP_STEPS);
   const record = readToolchain(ctx.environ);
-  const docker = await step('docker engine', () => ensureDockerEngine(ctx));
+  // The engine serves the Docker target and the image builds; a cluster-only check (`up --env staging`) skips it.
+  const docker =
+    wanted.has('docker') || wanted.has('images')
+      ? await step('docker engine', () => ensureDockerEngine(ctx))
+      : ({ status: 'skipped', source: '-', version: '-' } as StepOutcome);
   if (wanted.has('terraform') || wanted.has('providers')) {
     const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
     if (wanted.has('providers')) {

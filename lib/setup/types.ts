@@ -1,3 +1,4 @@
+import { VectorstackError } from '../errors.js';
 import type { Progress } from '../util/progress.js';
 
 export type StepStatus =
@@ -38,13 +39,9 @@ export interface SetupContext {
   environ: NodeJS.ProcessEnv;
 }
 
-export class SetupError extends Error {
-  constructor(
-    message: string,
-    /** Exact steps for the user to take. */
-    readonly remedy?: string,
-  ) {
-    super(message);
-    this.name = 'SetupError';
+/** A setup step cannot do its work here; `remedy` holds the exact steps for the user to take. */
+export class SetupError extends VectorstackError {
+  constructor(message: string, remedy?: string) {
+    super(message, { remedy });
   }
 }

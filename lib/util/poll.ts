@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { VectorstackError } from '../errors.js';
 
 /** What a probe returns to say "not yet" with a reason (shown by onWait and in the timeout error). */
 export interface Waiting {
@@ -15,24 +16,18 @@ export interface WaitOptions {
 }
 
 /** The wait ran out of time: names what was awaited, the elapsed time and the last observed state. */
-export class WaitTimeoutError extends Error {
+export class WaitTimeoutError extends VectorstackError {
   constructor(
     readonly what: string,
     readonly elapsedMs: number,
     readonly lastState: string,
   ) {
     super(`${what}: not done after ${(elapsedMs / 1000).toFixed(1)}s; last observed: ${lastState}`);
-    this.name = 'WaitTimeoutError';
   }
 }
 
 /** Thrown by a probe to stop waiting at once (the awaited thing can no longer happen, e.g. its process exited). */
-export class WaitAbortError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaitAbortError';
-  }
-}
+export class WaitAbortError extends VectorstackError {}
 
 function isWaiting(value: unknown): value is Waiting {
   return (
@@ -46,7 +41,8 @@ function isWaiting(value: unknown): value is Waiting {
 /**
  * Polls `probe` until it returns a result, and returns that result. `undefined`, `false` and `{ waiting: reason }`
  * mean "not yet" (the reason is the observed state); a probe that throws also counts as "not yet" with the error's
- * message, unless it throws WaitAbortError, which ends the wait at once. Bounded: after `timeoutMs` it throws a
+ * message, unless it throws one of the kit's own errors (WaitAbortError or any VectorstackError: a decided failure,
+ * such as a refused request), which ends the wait at once. Bounded: after `timeoutMs` it throws a
  * WaitTimeoutError naming `what`, the elapsed time and the last observed state.
  */
 export async function waitFor<T>(
@@ -64,7 +60,7 @@ export async function waitFor<T>(
       else if (value === false) lastState = 'false';
       else return value as T;
     } catch (error) {
-      if (error instanceof WaitAbortError) throw error;
+      if (error instanceof VectorstackError) throw error;
       lastState = error instanceof Error ? error.message : String(error);
     }
     const elapsed = Date.now() - started;

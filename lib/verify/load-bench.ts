@@ -1,10 +1,10 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
+import type { RunningStack } from '../stack/running-stack.js';
 import { Progress } from '../util/progress.js';
 import { renderTable } from '../util/table.js';
 import { insertBatches, withScratchCollection } from './milvus-store.js';
 import { copyVectors, insertMultiRow, insertRowByRow, scratchName, withScratchTable } from './pg-store.js';
-import { type VerifyTarget, withTargetMilvus, withTargetPostgres } from './target.js';
 import type { FloatVectors } from './vectors.js';
 
 export interface LoadMeasurement {
@@ -94,22 +94,24 @@ async function benchMilvus(client: MilvusClient, vectors: FloatVectors, options:
 
 /** Ingest rates of each loading method in one run, with the ratios the project aims for. */
 export async function runLoadBench(
-  target: VerifyTarget,
+  stack: RunningStack,
   vectors: FloatVectors,
   options: LoadBenchOptions = {},
 ): Promise<LoadBenchReport> {
   const progress = options.progress ?? new Progress();
   const measurements: LoadMeasurement[] = [];
-  if (target.connection.postgres) {
+  if (stack.config.postgres.enabled) {
     measurements.push(
-      ...(await withTargetPostgres(target, (client) =>
+      ...(await stack.with(stack.postgres(), (client) =>
         benchPostgres(client, vectors, { ...options, progress }),
       )),
     );
   }
-  if (target.connection.milvus) {
+  if (stack.config.milvus.enabled) {
     measurements.push(
-      ...(await withTargetMilvus(target, (client) => benchMilvus(client, vectors, { ...options, progress }))),
+      ...(await stack.with(stack.milvus(), (client) =>
+        benchMilvus(client, vectors, { ...options, progress }),
+      )),
     );
   }
   const rate = (store: string, prefix: string) =>

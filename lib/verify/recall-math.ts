@@ -1,3 +1,4 @@
+import { VectorstackError } from '../errors.js';
 import { type FloatVectors, row } from './vectors.js';
 
 export function squaredL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -22,7 +23,7 @@ export function exactNeighbours(base: FloatVectors, query: ArrayLike<number>, k:
   return all.slice(0, k);
 }
 
-export class RecallError extends Error {}
+export class RecallError extends VectorstackError {}
 
 export interface RecallInput {
   /** Ids a store returned, best first (only the first k count; duplicates count once). */

@@ -1,5 +1,7 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
+import type { VectorstackConfig } from '../config/schema.js';
+import type { RunningStack } from '../stack/running-stack.js';
 import { Progress } from '../util/progress.js';
 import { renderTable } from '../util/table.js';
 import type { Dataset } from './dataset.js';
@@ -7,7 +9,6 @@ import { buildAndLoad, insertBatches, searchIds, withScratchCollection } from '.
 import { copyVectors, scratchName, withScratchTable } from './pg-store.js';
 import { meanRecall, percentile, squaredL2 } from './recall-math.js';
 import { type PlotSeries, renderPlot } from './svg-plot.js';
-import { type VerifyTarget, withTargetMilvus, withTargetPostgres } from './target.js';
 import { row, rowArray } from './vectors.js';
 
 export type StoreName = 'pgvector' | 'milvus';
@@ -76,6 +77,8 @@ export interface RecallReport {
 }
 
 export interface RecallOptions {
+  /** Index and search settings to measure. @default the stack's configuration */
+  config?: VectorstackConfig;
   stores?: StoreName[];
   ks?: number[];
   sweep?: Partial<SweepValues>;
@@ -142,10 +145,10 @@ async function measure(
 function pgvectorPlans(
   client: pg.Client,
   table: string,
-  target: VerifyTarget,
+  config: VectorstackConfig,
   sweep: SweepValues,
 ): IndexPlan[] {
-  const { hnsw, ivfflat } = target.config.postgres;
+  const { hnsw, ivfflat } = config.postgres;
   const knn = `SELECT id FROM ${table} ORDER BY embedding <-> $1 LIMIT $2`;
   const search = async (query: number[], k: number) =>
     (
@@ -208,10 +211,10 @@ function pgvectorPlans(
 function milvusPlans(
   client: MilvusClient,
   collection: string,
-  target: VerifyTarget,
+  config: VectorstackConfig,
   sweep: SweepValues,
 ): IndexPlan[] {
-  const { hnsw, ivfFlat } = target.config.milvus;
+  const { hnsw, ivfFlat } = config.milvus;
   return [
     {
       index: 'hnsw',
@@ -275,14 +278,15 @@ async function runPlans(
  * also when a step fails.
  */
 export async function runRecall(
-  target: VerifyTarget,
+  stack: RunningStack,
   dataset: Dataset,
   options: RecallOptions = {},
 ): Promise<RecallReport> {
   const stores = options.stores ?? ['pgvector', 'milvus'];
   const ks = options.ks ?? [10, 100];
   const sweep = { ...DEFAULT_SWEEP, ...options.sweep };
-  const threshold = options.threshold ?? target.config.recall.threshold;
+  const config = options.config ?? stack.config;
+  const threshold = options.threshold ?? config.recall.threshold;
   const progress = options.progress ?? new Progress();
   const { base, queries } = dataset;
   const distances = new Map<number, number>();
@@ -311,13 +315,13 @@ export async function runRecall(
     ok: false,
   };
   if (stores.includes('pgvector')) {
-    await withTargetPostgres(target, async (client) => {
+    await stack.with(stack.postgres(), async (client) => {
       const table = scratchName('recall');
       await withScratchTable(client, table, base.dimension, async () => {
         progress.log(`pgvector: loading ${base.count} vectors into ${table} (COPY)`);
         await copyVectors(client, table, base);
         await runPlans(
-          pgvectorPlans(client, table, target, sweep),
+          pgvectorPlans(client, table, config, sweep),
           'pgvector',
           dataset,
           ks,
@@ -329,14 +333,14 @@ export async function runRecall(
     });
   }
   if (stores.includes('milvus')) {
-    await withTargetMilvus(target, async (client) => {
+    await stack.with(stack.milvus(), async (client) => {
       const collection = scratchName('recall');
       await withScratchCollection(client, collection, base.dimension, async () => {
         progress.log(`milvus: loading ${base.count} vectors into ${collection}`);
         await insertBatches(client, collection, base, 2000);
         await client.flushSync({ collection_names: [collection] });
         await runPlans(
-          milvusPlans(client, collection, target, sweep),
+          milvusPlans(client, collection, config, sweep),
           'milvus',
           dataset,
           ks,

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { type RetryOptions, withRetries } from '../clients.js';
+import type { RunningStack } from '../stack/running-stack.js';
 import type { CheckResult } from './report.js';
-import type { VerifyTarget } from './target.js';
 
 /**
  * Records timed checks for one service. A failed `required` check (reachable, authenticated) turns every later check
@@ -64,7 +64,7 @@ export interface SmokeOptions {
   attempts?: number;
 }
 
-export type SmokeSuite = (target: VerifyTarget, run: CheckRunner, retry: RetryOptions) => Promise<void>;
+export type SmokeSuite = (stack: RunningStack, run: CheckRunner, retry: RetryOptions) => Promise<void>;
 
 /** Opens and closes a TCP connection: proves something listens at host:port before any protocol is spoken. */
 export function tcpConnect(host: string, port: number, timeoutMs = 3000): Promise<void> {
@@ -109,7 +109,7 @@ export async function checkReachable(
 
 /** Runs every suite (one per service, in order) and returns all results. Never throws for a failing service. */
 export async function runSmoke(
-  target: VerifyTarget,
+  stack: RunningStack,
   suites: Record<string, SmokeSuite>,
   options: SmokeOptions = {},
 ): Promise<CheckResult[]> {
@@ -118,7 +118,7 @@ export async function runSmoke(
   for (const [service, suite] of Object.entries(suites)) {
     const run = new CheckRunner(service);
     try {
-      await suite(target, run, retry);
+      await suite(stack, run, retry);
     } catch (error) {
       // A suite's own bug or an unexpected throw outside a check still yields a result, not a crash.
       run.results.push({ service, check: 'suite', status: 'fail', ms: 0, message: (error as Error).message });

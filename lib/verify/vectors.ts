@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { VectorstackError } from '../errors.js';
 
 /** Rows of equal dimension stored back to back: `values[i * dimension + j]` is row i, component j. */
 export interface VectorSet<T extends Float32Array | Int32Array = Float32Array> {
@@ -11,10 +12,10 @@ export interface VectorSet<T extends Float32Array | Int32Array = Float32Array> {
 export type FloatVectors = VectorSet<Float32Array>;
 export type IntVectors = VectorSet<Int32Array>;
 
-export class VectorFileError extends Error {
+/** A dataset file that is missing, truncated or of another dimension; names the file. */
+export class VectorFileError extends VectorstackError {
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);
-    this.name = 'VectorFileError';
   }
 }
 

@@ -4,34 +4,14 @@ import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
 import { Volume } from '@cdktf/provider-docker/lib/volume/index.js';
 import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import type { Construct } from 'constructs';
-import type { VectorstackConfig } from '../../lib/config/schema.js';
-import {
-  SECRET_NAMES,
-  type SecretName,
-  type ServiceName,
-  type ServiceSpec,
-} from '../../lib/services/types.js';
+import { dockerLabels, dockerNamePrefix, dockerStackNames } from '../../lib/deployment/names.js';
+import type { Deployment } from '../../lib/deployment/resolve.js';
+import { SECRET_NAMES, type SecretName, type ServiceName } from '../../lib/services/types.js';
 import { DockerService, dockerVolumeName } from './docker-service.js';
 
 export interface DockerStackProps {
-  readonly config: VectorstackConfig;
-  readonly specs: ServiceSpec[];
-  /** Directory holding this environment's Terraform state files. */
-  readonly stateDir: string;
-}
-
-/** `<project>-<env>`: prefix of every Docker object the stacks create, so environments never collide. */
-export function dockerNamePrefix(config: VectorstackConfig): string {
-  return `${config.project}-${config.environment}`;
-}
-
-export function dockerStackNames(config: VectorstackConfig): { base: string; services: string } {
-  const prefix = dockerNamePrefix(config);
-  return { base: `${prefix}-base`, services: `${prefix}-services` };
-}
-
-function labelsFor(config: VectorstackConfig): Record<string, string> {
-  return { 'vectorstack.project': config.project, 'vectorstack.environment': config.environment };
+  /** The resolved deployment: configuration, images, specs, state directory. */
+  readonly deployment: Deployment;
 }
 
 /**
@@ -42,12 +22,13 @@ export class DockerBaseStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: DockerStackProps) {
     super(scope, id);
-    const prefix = dockerNamePrefix(props.config);
-    new LocalBackend(this, { path: path.join(props.stateDir, `${id}.tfstate`) });
+    const { config, specs, stateDir } = props.deployment;
+    const prefix = dockerNamePrefix(config);
+    new LocalBackend(this, { path: path.join(stateDir, `${id}.tfstate`) });
     new DockerProvider(this, 'docker', {});
-    const labels = Object.entries(labelsFor(props.config)).map(([label, value]) => ({ label, value }));
+    const labels = Object.entries(dockerLabels(config)).map(([label, value]) => ({ label, value }));
     this.network = new Network(this, 'network', { name: prefix, driver: 'bridge', labels });
-    for (const spec of props.specs) {
+    for (const spec of specs) {
       for (const volume of spec.volumes) {
         new Volume(this, `${spec.name}-${volume.name}`, {
           name: dockerVolumeName(prefix, spec.name, volume.name),
@@ -64,9 +45,9 @@ export class DockerServicesStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: DockerStackProps) {
     super(scope, id);
-    const { config } = props;
+    const { config, specs, stateDir } = props.deployment;
     const prefix = dockerNamePrefix(config);
-    new LocalBackend(this, { path: path.join(props.stateDir, `${id}.tfstate`) });
+    new LocalBackend(this, { path: path.join(stateDir, `${id}.tfstate`) });
     new DockerProvider(this, 'docker', {});
 
     // Credentials arrive as sensitive variables (TF_VAR_*), so the synthesized JSON never holds one.
@@ -79,7 +60,7 @@ export class DockerServicesStack extends TerraformStack {
     }
     const secret = (name: SecretName) => variables.get(name)!.stringValue;
 
-    for (const spec of props.specs) {
+    for (const spec of specs) {
       const dependsOn = spec.dependsOn.map((dep) => {
         const service = this.services.get(dep);
         if (!service)
@@ -92,9 +73,10 @@ export class DockerServicesStack extends TerraformStack {
         namePrefix: prefix,
         secret,
         bindAddress: config.docker.bindAddress,
+        allowNonLoopbackBind: config.docker.publishBeyondLoopback,
         dependsOn,
         healthTimeoutSeconds: config.docker.healthTimeoutSeconds,
-        labels: labelsFor(config),
+        labels: dockerLabels(config),
       });
       this.services.set(spec.name, service);
       if (!spec.job) new TerraformOutput(this, `${spec.name}_container`, { value: service.containerName });
@@ -108,26 +90,9 @@ export interface DockerStacks {
 }
 
 export function buildDockerStacks(scope: Construct, props: DockerStackProps): DockerStacks {
-  assertDistinctHostPorts(props.specs);
-  const names = dockerStackNames(props.config);
+  const names = dockerStackNames(props.deployment.config);
   const base = new DockerBaseStack(scope, names.base, props);
   const services = new DockerServicesStack(scope, names.services, props);
   services.addDependency(base);
   return { base, services };
-}
-
-/** Two services published on one host port would fail at apply time; say so at synth time instead. */
-export function assertDistinctHostPorts(specs: ServiceSpec[]): void {
-  const seen = new Map<number, string>();
-  for (const spec of specs) {
-    for (const port of spec.ports) {
-      if (port.hostPort === null) continue;
-      const other = seen.get(port.hostPort);
-      if (other)
-        throw new Error(
-          `host port ${port.hostPort} is configured for both ${other} and ${spec.name}.${port.name}`,
-        );
-      seen.set(port.hostPort, `${spec.name}.${port.name}`);
-    }
-  }
 }

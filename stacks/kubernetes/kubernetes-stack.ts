@@ -9,10 +9,20 @@ import { Password } from '@cdktf/provider-random/lib/password/index.js';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider/index.js';
 import { Fn, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
-import { ConfigError } from '../../lib/config/load.js';
 import type { VectorstackConfig } from '../../lib/config/schema.js';
-import { DEFAULT_IMAGES, type ImageKey } from '../../lib/images.js';
-import { buildServiceSpecs, CONTAINER_PORTS, type ServiceTopology } from '../../lib/services/specs.js';
+import {
+  clientServices,
+  cnpgClusterName,
+  kubernetesLabels,
+  kubernetesStackName,
+  milvusReleaseName,
+  objectName,
+  parseLabelSelector,
+  selectorLabels,
+  serviceHost,
+} from '../../lib/deployment/names.js';
+import type { Deployment } from '../../lib/deployment/resolve.js';
+import { CONTAINER_PORTS } from '../../lib/services/specs.js';
 import {
   SECRET_NAMES,
   type SecretName,
@@ -20,26 +30,15 @@ import {
   type ServiceSpec,
 } from '../../lib/services/types.js';
 import { type EnvSource, KubernetesWorkload } from './kubernetes-workload.js';
-import {
-  clientServices,
-  cnpgClusterName,
-  milvusReleaseName,
-  objectName,
-  parseLabelSelector,
-  podHost,
-  selectorLabels,
-  serviceHost,
-} from './names.js';
 import { type Flow, NetworkPolicies, type PodPeer } from './network-policies.js';
 
 export interface KubernetesStackProps {
-  readonly config: VectorstackConfig;
-  /** Directory holding this environment's Terraform state. */
-  readonly stateDir: string;
-  /** Images per service. @default DEFAULT_IMAGES with config.images and config.kubernetes.images over them */
-  readonly images?: Record<ImageKey, string>;
+  /** The resolved deployment: configuration, cluster images, specs with in-cluster host names. */
+  readonly deployment: Deployment;
   /** Wait for rollouts and the bucket job during apply. @default true */
   readonly wait?: boolean;
+  /** Render every StatefulSet with zero replicas (`down`): pods stop, claims, Secret and Services stay. @default false */
+  readonly stopped?: boolean;
 }
 
 /** Stores the application talks to; etcd and MinIO serve Milvus alone. */
@@ -58,55 +57,6 @@ const RUN_AS_USER: Record<ServiceName, number> = {
   milvus: 10001,
 };
 
-export function kubernetesStackName(config: VectorstackConfig): string {
-  return `${config.project}-${config.environment}-cluster`;
-}
-
-/**
- * Cluster images: the pinned defaults, then config.images, then the cluster's own overrides. The offline images from
- * `npm run setup` are tags in this host's Docker engine, which no cluster can pull, so they never apply here.
- */
-export function clusterImages(config: VectorstackConfig): Record<ImageKey, string> {
-  return { ...DEFAULT_IMAGES, ...config.images, ...config.kubernetes.images } as Record<ImageKey, string>;
-}
-
-/** How the services find each other in the namespace: client Services, and etcd members by their stable names. */
-export function clusterTopology(config: VectorstackConfig): ServiceTopology {
-  const etcd = objectName(config.project, 'etcd');
-  const members = Array.from({ length: config.kubernetes.etcdReplicas }, (_, i) => `${etcd}-${i}`);
-  const self = podHost(config, 'etcd', '$(POD_NAME)');
-  return {
-    etcdAdvertiseHost: self,
-    etcdCluster: {
-      memberName: '$(POD_NAME)',
-      peerHost: self,
-      members: members.map((name) => ({ name, host: podHost(config, 'etcd', name) })),
-      token: `${config.project}-${config.environment}-etcd`,
-    },
-    hosts: { etcd: serviceHost(config, 'etcd'), minio: serviceHost(config, 'minio') },
-  };
-}
-
-/** Settings whose combination the schema cannot judge alone; errors name the field, value and what is allowed. */
-export function assertClusterConfig(config: VectorstackConfig): void {
-  const k = config.kubernetes;
-  const problems: string[] = [];
-  if (config.environment === 'production' && k.context === null)
-    problems.push(
-      'kubernetes.context = null: production names its kube context explicitly; allowed: a context of the kubeconfig',
-    );
-  if (k.operators.milvus.mode === 'helm-cluster' && k.objectStorage.kind === 'external')
-    problems.push(
-      'kubernetes.operators.milvus.mode = "helm-cluster" with kubernetes.objectStorage.kind = "external": not supported; allowed: objectStorage.kind "minio", or milvus.mode "standalone"',
-    );
-  if (k.operators.postgres.mode === 'cloudnative-pg' && k.operators.apiServerCidrs.length === 0)
-    problems.push(
-      'kubernetes.operators.apiServerCidrs = []: CloudNativePG instances call the Kubernetes API; list its addresses (e.g. ["10.0.0.1/32"])',
-    );
-  if (problems.length > 0)
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, problems);
-}
-
 /**
  * The data plane on Kubernetes, from the same service specs as the Docker stack: namespace (Pod Security
  * "restricted"), generated credentials in a Secret, one KubernetesWorkload per service, NetworkPolicies, and the
@@ -118,17 +68,12 @@ export class KubernetesStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: KubernetesStackProps) {
     super(scope, id);
-    const { config } = props;
-    assertClusterConfig(config);
+    const { config } = props.deployment;
     const k = config.kubernetes;
     const { project } = config;
     const ops = k.operators;
-    const labels = {
-      'app.kubernetes.io/part-of': 'vectorstack',
-      'app.kubernetes.io/managed-by': 'cdktf',
-      'vectorstack.io/environment': config.environment,
-    };
-    new LocalBackend(this, { path: path.join(props.stateDir, `${id}.tfstate`) });
+    const labels = kubernetesLabels(config);
+    new LocalBackend(this, { path: path.join(props.deployment.stateDir, `${id}.tfstate`) });
     // No kubeconfig path in the JSON unless configured: deploy passes KUBE_CONFIG_PATH, keeping the JSON portable.
     const cluster = { configPath: k.kubeconfig ?? undefined, configContext: k.context ?? undefined };
     new KubernetesProvider(this, 'kubernetes', cluster);
@@ -169,14 +114,7 @@ export class KubernetesStack extends TerraformStack {
     credentials.overrideLogicalId('credentials');
 
     const external = k.objectStorage.kind === 'external' ? k.objectStorage : null;
-    const operatorManaged = new Set<ServiceName>([
-      ...(ops.postgres.mode === 'cloudnative-pg' ? (['postgres'] as const) : []),
-      ...(ops.milvus.mode === 'helm-cluster' ? (['milvus'] as const) : []),
-      ...(external ? (['minio', 'minio-init'] as const) : []),
-    ]);
-    this.specs = buildServiceSpecs(config, clusterImages(config), clusterTopology(config))
-      .filter((spec) => !operatorManaged.has(spec.name))
-      .map((spec) => ({ ...spec, dependsOn: spec.dependsOn.filter((dep) => !operatorManaged.has(dep)) }));
+    this.specs = props.deployment.specs;
 
     const envOverrides: Partial<Record<ServiceName, Record<string, EnvSource>>> = {};
     if (external) {
@@ -201,6 +139,7 @@ export class KubernetesStack extends TerraformStack {
         credentialsSecretName: credentials.metadata.name,
         secret,
         replicas: spec.name === 'etcd' ? k.etcdReplicas : 1,
+        stopped: props.stopped,
         // etcd members must start together: none becomes ready before a quorum exists.
         podManagementPolicy: spec.name === 'etcd' ? 'Parallel' : 'OrderedReady',
         storageClass: k.storageClass,
@@ -445,5 +384,5 @@ export class KubernetesStack extends TerraformStack {
 }
 
 export function buildKubernetesStack(scope: Construct, props: KubernetesStackProps): KubernetesStack {
-  return new KubernetesStack(scope, kubernetesStackName(props.config), props);
+  return new KubernetesStack(scope, kubernetesStackName(props.deployment.config), props);
 }

@@ -13,6 +13,7 @@ import {
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import type { Toleration } from '../../k8s/schema.js';
+import { headlessServiceName, objectName, selectorLabels } from '../../lib/deployment/names.js';
 import {
   renderTemplate,
   type SecretName,
@@ -20,7 +21,6 @@ import {
   type Template,
   templateHasSecret,
 } from '../../lib/services/types.js';
-import { headlessServiceName, objectName, selectorLabels } from './names.js';
 
 /** An environment variable's source when the spec's own value does not apply (e.g. an external bucket's keys). */
 export type EnvSource = { value: string } | { secretKeyRef: { name: string; key: string } };
@@ -38,6 +38,8 @@ export interface KubernetesWorkloadProps {
   readonly secret: (name: SecretName) => string;
   /** Pods of the StatefulSet. @default 1 */
   readonly replicas?: number;
+  /** Render the StatefulSet with zero replicas (the environment is down); everything else stays. @default false */
+  readonly stopped?: boolean;
   /** `Parallel` for members that must start together to form a quorum (etcd). @default 'OrderedReady' */
   readonly podManagementPolicy?: 'OrderedReady' | 'Parallel';
   /** StorageClass of the volume claims; null: the cluster default. @default null */
@@ -237,7 +239,7 @@ export class KubernetesWorkload extends Construct {
       metadata: metadata(this.name),
       spec: {
         serviceName: headless.metadata.name,
-        replicas: String(replicas),
+        replicas: String(props.stopped ? 0 : replicas),
         podManagementPolicy: props.podManagementPolicy ?? 'OrderedReady',
         selector: { matchLabels: selector },
         updateStrategy: [{ type: 'RollingUpdate' }],

@@ -1,6 +1,6 @@
 import { NetworkPolicyV1 } from '@cdktf/provider-kubernetes/lib/network-policy-v1/index.js';
 import { Construct } from 'constructs';
-import { parseLabelSelector } from './names.js';
+import { parseLabelSelector } from '../../lib/deployment/names.js';
 
 /** Pods on one side of a flow; `namespace` null means the environment's own namespace. */
 export interface PodPeer {

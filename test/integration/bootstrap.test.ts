@@ -1,28 +1,22 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
+import { milvusSupports, parseMilvusVersion } from '../../lib/bootstrap/milvus.js';
 import { bootstrapJson } from '../../lib/bootstrap/report.js';
 import { removeBootstrapObjects } from '../../lib/bootstrap/teardown.js';
 import { BootstrapError } from '../../lib/bootstrap/types.js';
-import { connectMilvus, connectPostgres, connectRedis } from '../../lib/clients.js';
 import type { VectorstackConfig } from '../../lib/config/schema.js';
-import { generateSecret } from '../../lib/credentials.js';
+import { RunningStack } from '../../lib/stack/running-stack.js';
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
-import { sharedStack } from './shared-stack.js';
+import { openSharedStack } from './shared-stack.js';
 
-const execFileAsync = promisify(execFile);
-const stack = sharedStack();
-/** The Redis ACL users' passwords: generated here when the shared stack's credentials predate them. */
-const credentials = {
-  ...stack.credentials,
-  redis_cache_password: stack.credentials.redis_cache_password ?? generateSecret(),
-  redis_session_password: stack.credentials.redis_session_password ?? generateSecret(),
-};
-const target = { config: stack.config, connection: stack.connection, credentials };
+const stack = await openSharedStack();
+const { credentials } = stack;
+/** What the server reports decides what is expected of the capability-gated collections, not one version. */
+const milvusVersion = await stack.with(stack.milvus(), async (m) => (await m.getVersion()).version);
+const hasSparse = milvusSupports(parseMilvusVersion(milvusVersion), 'sparseVectors');
 
 /** Every test bootstraps into its own schema and prefix, removed at the end. */
 const used: { postgresSchema: string; prefix: string }[] = [];
@@ -33,7 +27,8 @@ function names(tag: string) {
   return n;
 }
 afterAll(async () => {
-  for (const n of used) await removeBootstrapObjects(target, n);
+  for (const n of used) await removeBootstrapObjects(stack, n);
+  await stack.close();
 });
 
 function withConfig(change: (c: VectorstackConfig) => void): VectorstackConfig {
@@ -48,15 +43,9 @@ const only = (store: 'postgres' | 'milvus' | 'redis') =>
     c.redis.enabled = store === 'redis';
   });
 
-const run = (options: Partial<BootstrapOptions>) => bootstrap({ ...target, ...options });
-const pg = () => connectPostgres({ ...stack.connection.postgres!, password: credentials.postgres_password });
-const milvus = () =>
-  connectMilvus({
-    host: stack.connection.milvus!.host,
-    port: stack.connection.milvus!.port,
-    username: 'root',
-    password: credentials.milvus_root_password,
-  });
+const run = (options: Partial<BootstrapOptions>) => bootstrap({ stack, ...options });
+const pg = () => stack.postgres();
+const milvus = () => stack.milvus();
 
 describe('bootstrap on real servers', () => {
   it('applies a fresh schema in every store, then re-applies nothing', async () => {
@@ -77,10 +66,10 @@ describe('bootstrap on real servers', () => {
     const first = await run(n);
     expect(first.exitCode).toBe(0);
     expect(first.applied.length).toBe(planned.length);
-    // Milvus 2.3 lacks sparse vectors: the optional sparse collection is skipped with a warning.
-    expect(first.stores.find((s) => s.store === 'milvus')!.warnings).toEqual([
-      expect.stringMatching(/rag_chunks_sparse needs sparseVectors.*skipped/),
-    ]);
+    // The optional sparse collection: created where the server has sparse vectors, else skipped with a warning.
+    expect(first.stores.find((s) => s.store === 'milvus')!.warnings).toEqual(
+      hasSparse ? [] : [expect.stringMatching(/rag_chunks_sparse needs sparseVectors.*skipped/)],
+    );
 
     const again = await run(n);
     expect(again.applied).toEqual([]);
@@ -127,8 +116,7 @@ describe('bootstrap on real servers', () => {
     }
 
     // The cache user reaches its own keys and nothing else; its password is the stored credential.
-    const cache = await connectRedis({
-      ...stack.connection.redis!,
+    const cache = await stack.redis({
       username: `${n.prefix}cache`,
       password: credentials.redis_cache_password,
     });
@@ -174,9 +162,14 @@ describe('bootstrap on real servers', () => {
     const result = await run({ ...n, config: drifted });
     expect(result.exitCode).toBe(2);
     expect(result.applied).toEqual([]);
-    expect(result.stores[0]!.drift.map((d) => [d.field, d.expected, d.actual])).toEqual([
-      ['embedding type', 'vector(16)', 'vector(8)'],
-      ['operator class (metric)', 'vector_ip_ops', 'vector_cosine_ops'],
+    expect(result.stores[0]!.drift.map((d) => [d.target, d.field, d.expected, d.actual])).toEqual([
+      [`${n.postgresSchema}.chunk_embeddings`, 'column embedding', 'vector(16)', 'vector(8)'],
+      [
+        `${n.postgresSchema}.chunk_embeddings_embedding_hnsw_idx`,
+        'operator class (metric)',
+        'vector_ip_ops',
+        'vector_cosine_ops',
+      ],
     ]);
   });
 
@@ -243,7 +236,7 @@ describe('bootstrap on real servers', () => {
     const n = names('acl');
     const config = only('redis');
     await run({ ...n, config });
-    const admin = await connectRedis({ ...stack.connection.redis!, password: credentials.redis_password });
+    const admin = await stack.redis();
     try {
       await admin.sendCommand(['ACL', 'SETUSER', `${n.prefix}session`, '~*']);
       const plan = await run({ ...n, config, planOnly: true });
@@ -260,12 +253,7 @@ describe('bootstrap on real servers', () => {
       await run({ ...n, config });
       const user = (await admin.sendCommand(['ACL', 'GETUSER', `${n.prefix}session`])) as unknown[];
       expect(user[user.indexOf('keys') + 1]).toBe('~sess:*');
-      const saved = await execFileAsync('docker', [
-        'exec',
-        `${stack.config.project}-local-redis`,
-        'cat',
-        '/data/users.acl',
-      ]);
+      const saved = await stack.exec('redis', ['cat', '/data/users.acl']);
       expect(saved.stdout).toMatch(
         new RegExp(`^user ${n.prefix}session on .*~sess:\\* resetchannels -@all`, 'm'),
       );
@@ -306,17 +294,36 @@ describe('bootstrap on real servers', () => {
     await expect(run(options)).rejects.toThrow(/0001_first.sql: edited after it was applied/);
   });
 
-  it('fails a required capability the server lacks, and names an unreachable store by host and port', async () => {
+  it('gates a required capability on what the server reports, and names an unreachable store by host and port', async () => {
     const [, sparse] = milvusCollectionSpecs(stack.config);
-    await expect(
-      run({ ...names('gate'), config: only('milvus'), collections: [{ ...sparse!, optional: false }] }),
-    ).rejects.toThrow(/needs sparseVectors, which Milvus v2\.3\.\d+\S* lacks.*it is required/);
+    const gated = run({
+      ...names('gate'),
+      config: only('milvus'),
+      collections: [{ ...sparse!, optional: false }],
+    });
+    if (hasSparse) expect((await gated).exitCode).toBe(0);
+    else
+      await expect(gated).rejects.toThrow(
+        new RegExp(
+          `needs sparseVectors, which Milvus ${milvusVersion.replaceAll('.', '\\.')} lacks.*it is required`,
+        ),
+      );
 
     const closedPort = 1; // nothing listens on port 1 of the loopback
-    const error = await run({
+    const unreachable = new RunningStack(
+      stack.deployment,
+      { ...stack.endpoints, postgres: { ...stack.endpoints.postgres!, port: closedPort } },
+      credentials,
+      {
+        exec: (service, argv) => stack.exec(service, argv),
+        close: async () => {},
+        describe: 'a closed port',
+      },
+    );
+    const error = await bootstrap({
+      stack: unreachable,
       ...names('down'),
       config: only('postgres'),
-      connection: { ...stack.connection, postgres: { ...stack.connection.postgres!, port: closedPort } },
       retry: { attempts: 2, minTimeoutMs: 10 },
     }).catch((e: Error) => e);
     expect((error as Error).message).toMatch(

@@ -1,14 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/load.js';
 import type { VectorstackConfig } from '../../lib/config/schema.js';
-import { deployCluster, destroyCluster } from '../../lib/deploy/cluster.js';
 import { type ControlPlane, startControlPlane } from '../../lib/deploy/envtest.js';
+import { resolveDeployment } from '../../lib/deployment/resolve.js';
+import { REPO_ROOT } from '../../lib/paths.js';
 import { SECRET_NAMES } from '../../lib/services/types.js';
 import { readToolchain } from '../../lib/setup/toolchain-file.js';
+import { KubernetesDriver } from '../../lib/targets/kubernetes/driver.js';
 import { Progress } from '../../lib/util/progress.js';
 
 /**
@@ -46,10 +49,13 @@ interface Workload {
   spec: { template: { spec: PodSpec } };
 }
 
+const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+
 describe('staging stack on a real Kubernetes API server', () => {
   let plane: ControlPlane;
   let cwd: string;
   let config: VectorstackConfig;
+  let driver: KubernetesDriver;
   const progress = new Progress();
   let ns: string;
   const project = 'vectorstack';
@@ -66,6 +72,14 @@ describe('staging stack on a real Kubernetes API server', () => {
       environ: {},
       overrides: { kubernetes: { context: plane.context, kubeconfig: plane.kubeconfig } },
     });
+    // The CLI tests below read the same settings from a config file, as a user would write it.
+    writeFileSync(
+      path.join(cwd, 'vectorstack.config.json'),
+      JSON.stringify({
+        environments: { staging: { kubernetes: { context: plane.context, kubeconfig: plane.kubeconfig } } },
+      }),
+    );
+    driver = new KubernetesDriver(resolveDeployment(config, { cwd }), { progress });
     ns = config.kubernetes.namespace;
   });
 
@@ -73,6 +87,18 @@ describe('staging stack on a real Kubernetes API server', () => {
     await plane?.stop();
     if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
+
+  /** A command as a user runs it, in the directory holding the config file. */
+  const runCli = (script: string, args: string[]) => {
+    const { NODE_ENV: _test, ...environ } = process.env;
+    const result = spawnSync(tsx, [path.join(REPO_ROOT, 'scripts', script), ...args], {
+      cwd,
+      env: environ,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
 
   /** Adds the API server's log to a failure: the provider's error alone rarely names the admission cause. */
   const withLogs = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
@@ -91,9 +117,14 @@ describe('staging stack on a real Kubernetes API server', () => {
   });
 
   it('deploys staging with wait: false', async () => {
-    const result = await withLogs('deploy', () => deployCluster({ config, cwd, progress, wait: false }));
+    const result = await withLogs('deploy', () => driver.apply({ wait: false }));
     expect(result.changed).toBe(true);
-    expect(result.stack).toBe('vectorstack-staging-cluster');
+    expect(result.summaries).toEqual([
+      expect.stringMatching(/^vectorstack-staging-cluster: Plan: \d+ to add, 0 to change, 0 to destroy/),
+    ]);
+    expect(result.credentialsLocation).toBe(
+      'Secret vectorstack-credentials in namespace vectorstack-staging',
+    );
   });
 
   it('created the namespace with Pod Security "restricted" enforced', async () => {
@@ -197,9 +228,19 @@ describe('staging stack on a real Kubernetes API server', () => {
     expect(deny?.spec).toMatchObject({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     expect(deny?.spec).not.toHaveProperty('ingress');
     expect(deny?.spec).not.toHaveProperty('egress');
-    const names = policies.items.map((p) => p.metadata.name);
-    expect(names).toContain(`${project}-allow-dns`);
-    expect(names.length).toBeGreaterThan(5);
+    const flows = [
+      'app-to-postgres',
+      'app-to-milvus',
+      'app-to-redis',
+      'milvus-to-etcd',
+      'milvus-to-minio',
+      'minio-init-to-minio',
+    ];
+    expect(policies.items.map((p) => p.metadata.name).sort()).toEqual(
+      ['default-deny', 'allow-dns', ...flows.flatMap((flow) => [`${flow}-egress`, `${flow}-ingress`])]
+        .map((name) => `${project}-${name}`)
+        .sort(),
+    );
   });
 
   it('created a ServiceAccount per workload without token automount', async () => {
@@ -225,13 +266,52 @@ describe('staging stack on a real Kubernetes API server', () => {
     }
   });
 
+  it('status lists each workload with its readiness as the API reports it (no node: nothing ready)', async () => {
+    const workloads = await driver.status();
+    expect(workloads.map((w) => `${w.kind}/${w.name} ${w.ready}`)).toEqual([
+      'statefulset/vectorstack-postgres false',
+      'statefulset/vectorstack-etcd false',
+      'statefulset/vectorstack-minio false',
+      'job/vectorstack-minio-init false',
+      'statefulset/vectorstack-milvus false',
+      'statefulset/vectorstack-redis false',
+    ]);
+    for (const w of workloads.filter((x) => x.kind === 'statefulset'))
+      expect(w.state, w.name).toBe(`0/1 ready: ${w.name}-0 Pending`);
+    // The command: a table naming each workload, exit 1 because none is ready.
+    const cli = runCli('status.ts', ['--env', 'staging']);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(
+      /postgres\s+│\s+statefulset\/vectorstack-postgres\s+│.*│\s+NO\s+│\s+0\/1 ready: vectorstack-postgres-0 Pending/,
+    );
+    expect(cli.stdout).toContain('not ready: postgres, etcd, minio, minio-init, milvus, redis');
+  });
+
+  it('bootstrap, smoke and recall fail within bounded time naming the Service and port when no pod runs', async () => {
+    const started = Date.now();
+    const error = await driver.open({ timeoutMs: 20_000 }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/environment staging: \d store\(s\) cannot be reached/);
+    expect((error as Error).message).toMatch(
+      /cannot reach service\/vectorstack-postgres:5432 in namespace vectorstack-staging: .*(pod is not running|Pending)/,
+    );
+    expect(Date.now() - started).toBeLessThan(60_000);
+    for (const script of ['bootstrap.ts', 'smoke.ts', 'recall.ts']) {
+      const cli = runCli(script, ['--env', 'staging']);
+      expect(cli.code, `${script}: ${cli.stderr}`).toBe(1);
+      expect(cli.stderr, script).toMatch(
+        /cannot reach service\/vectorstack-(postgres:5432|milvus:19530|redis:6379|minio:9000) in namespace vectorstack-staging/,
+      );
+      expect(cli.stderr, script).toContain('check: npm run status -- --env staging');
+    }
+  });
+
   it('a second deploy plans no changes', async () => {
-    const result = await withLogs('redeploy', () => deployCluster({ config, cwd, progress, wait: false }));
+    const result = await withLogs('redeploy', () => driver.apply({ wait: false }));
     expect(result.changed).toBe(false);
   });
 
   it('destroy removes the stack and the namespace finalizes', async () => {
-    const result = await withLogs('destroy', () => destroyCluster({ config, cwd, progress, wait: false }));
+    const result = await withLogs('destroy', () => driver.destroy());
     expect(result.changed).toBe(true);
     // The provider returns once the namespace is gone; poll briefly in case it returned on "Terminating".
     const deadline = Date.now() + 120_000;
@@ -249,7 +329,7 @@ describe('staging stack on a real Kubernetes API server', () => {
       `/api/v1/namespaces/${ns}/secrets`,
     ])
       expect((await plane.get<List<unknown>>(apiPath)).items, apiPath).toEqual([]);
-    const again = await destroyCluster({ config, cwd, progress, wait: false });
+    const again = await driver.destroy();
     expect(again.changed).toBe(false);
   });
 });

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConfigOverrides } from '../../lib/config/schema.js';
-import { assertOk, init, runTerraform, terraformCli } from '../../lib/deploy/terraform-cli.js';
+import { kubernetesStackName } from '../../lib/deployment/names.js';
+import { loadDeployment } from '../../lib/deployment/resolve.js';
 import { readToolchain } from '../../lib/setup/toolchain-file.js';
-import { kubernetesStackName } from '../../stacks/kubernetes/kubernetes-stack.js';
+import { assertOk, init, runTerraform, terraformCli } from '../../lib/targets/terraform.js';
 import { synthesize } from '../../stacks/synth.js';
 
 /**
@@ -66,15 +67,17 @@ describe('cluster stacks validate with the mirrored providers', () => {
     it(`${name}: init resolves the mirrored versions and validate passes`, async () => {
       const cli = terraformCli();
       const cwd = mkdtempSync(path.join(os.tmpdir(), `vs-k8s-validate-${name}-`));
-      const result = synthesize({
+      const deployment = loadDeployment({
         env: variant.env,
         cwd,
         environ: { HOME: os.homedir() },
         overrides: variant.overrides,
+      });
+      const result = synthesize(deployment, {
         outdir: path.join(cwd, 'cdktf.out'),
         providerVersions: mirrored,
       });
-      const stackDir = path.join(result.outdir, 'stacks', kubernetesStackName(result.config));
+      const stackDir = path.join(result.outdir, 'stacks', kubernetesStackName(deployment.config));
       await init(cli, stackDir);
       const lock = readFileSync(path.join(stackDir, '.terraform.lock.hcl'), 'utf8');
       expect(lock).toContain(

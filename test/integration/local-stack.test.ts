@@ -1,33 +1,39 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMilvus, connectPostgres, connectRedis, minioClient } from '../../lib/clients.js';
 import type { Credentials } from '../../lib/credentials.js';
-import { destroyAll, down, StackError, type UpResult, up } from '../../lib/deploy/local-stack.js';
+import { DockerTargetError } from '../../lib/targets/docker/driver.js';
+import type { ApplyResult } from '../../lib/targets/driver.js';
+import { driverFor } from '../../lib/targets/index.js';
 import { Progress } from '../../lib/util/progress.js';
-import { requirePreparedHost, testConfig } from './prerequisites.js';
+import { MILVUS_AUTH_FAILURE } from '../../smoke-tests/milvus.js';
+import { requirePreparedHost, testDeployment } from './prerequisites.js';
 
 // The whole lifecycle on the real Docker engine: up, auth, data, down/up, repair, destroy.
-const { config, cwd } = testConfig('vse2e', 25400);
-const options = { config, cwd, progress: new Progress(undefined, !!process.env.VECTORSTACK_TEST_VERBOSE) };
+const deployment = testDeployment('vse2e', 25400);
+const { config } = deployment;
+const driver = driverFor(deployment, {
+  progress: new Progress(undefined, !!process.env.VECTORSTACK_TEST_VERBOSE),
+});
 const host = '127.0.0.1';
 const dockerLines = (...args: string[]) =>
   execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
 const labelFilter = ['--filter', 'label=vectorstack.project=vse2e'];
 
-let first: UpResult;
+let first: ApplyResult;
 let credentials: Credentials;
 
 beforeAll(async () => {
   await requirePreparedHost();
-  await destroyAll(options).catch(() => {}); // a previous run that died midway
+  await driver.destroy().catch(() => {}); // a previous run that died midway
 });
 
 afterAll(async () => {
-  await destroyAll(options).catch(() => {});
+  await driver.destroy().catch(() => {});
 });
 
 describe('local stack on Docker', () => {
@@ -35,9 +41,9 @@ describe('local stack on Docker', () => {
     const blocker = net.createServer().listen(config.redis.hostPort!, host);
     await new Promise((resolve) => blocker.once('listening', resolve));
     try {
-      const error = await up(options).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(StackError);
-      expect((error as StackError).problems).toEqual([
+      const error = await driver.apply().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DockerTargetError);
+      expect((error as DockerTargetError).problems).toEqual([
         `127.0.0.1:${config.redis.hostPort} (redis.hostPort) is already in use by another process; free it or choose another port with redis.hostPort in the config file or VECTORSTACK_REDIS_HOST_PORT`,
       ]);
       expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
@@ -46,15 +52,26 @@ describe('local stack on Docker', () => {
     }
   });
 
-  it('comes up healthy, with credentials in a 0600 file and no secret in the outputs', async () => {
-    first = await up(options);
-    credentials = first.credentials;
-    const servers = first.containers.filter((c) => c.service !== 'minio-init');
-    expect(servers.map((c) => c.service).sort()).toEqual(['etcd', 'milvus', 'minio', 'postgres', 'redis']);
-    for (const c of servers) expect(c.health, c.service).toBe('healthy');
-    expect(statSync(first.credentialsFile).mode & 0o777).toBe(0o600);
-    const outputs = readFileSync(first.outputsFile, 'utf8');
+  it('comes up ready, with credentials and Terraform state owner-only and no secret in the outputs', async () => {
+    first = await driver.apply();
+    credentials = await driver.credentials();
+    expect(first.workloads.map((w) => `${w.service} ${w.ready} ${w.state}`).sort()).toEqual([
+      'etcd true healthy',
+      'milvus true healthy',
+      'minio true healthy',
+      'minio-init true completed',
+      'postgres true healthy',
+      'redis true healthy',
+    ]);
+    expect(statSync(path.join(deployment.stateDir, 'credentials.json')).mode & 0o777).toBe(0o600);
+    // The state files hold the passwords (the provider reads them back into state): owner-only too.
+    const states = readdirSync(deployment.stateDir).filter((f) => f.includes('.tfstate'));
+    expect(states.length).toBeGreaterThanOrEqual(2);
+    for (const file of states)
+      expect(statSync(path.join(deployment.stateDir, file)).mode & 0o777, file).toBe(0o600);
+    const outputs = readFileSync(first.outputsFile!, 'utf8');
     for (const secret of Object.values(credentials)) expect(outputs).not.toContain(secret);
+    const servers = first.workloads.filter((w) => w.service !== 'minio-init');
     // Every published port is on loopback.
     for (const c of servers) {
       const bindings = JSON.parse(
@@ -126,7 +143,7 @@ describe('local stack on Docker', () => {
     const endpoint = { host, port: config.milvus.hostPort! };
     await expect(
       connectMilvus({ ...endpoint, username: 'root', password: 'Milvus' }, { attempts: 1 }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(MILVUS_AUTH_FAILURE);
     const client = await connectMilvus({
       ...endpoint,
       username: 'root',
@@ -153,10 +170,10 @@ describe('local stack on Docker', () => {
   });
 
   it('down removes the containers and keeps the volumes; up brings all four kinds of data back', async () => {
-    await down(options);
+    await driver.down();
     expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
     expect(dockerLines('volume', 'ls', '-q', ...labelFilter).length).toBe(5);
-    const again = await up(options);
+    const again = await driver.apply();
     expect(again.changed).toBe(true);
 
     const pgc = await connectPostgres({
@@ -218,15 +235,15 @@ describe('local stack on Docker', () => {
   });
 
   it('a no-op up changes nothing', async () => {
-    const result = await up(options);
+    const result = await driver.apply();
     expect(result.changed).toBe(false);
   });
 
   it('up repairs a killed container', async () => {
     execFileSync('docker', ['kill', 'vse2e-local-redis']);
-    const result = await up(options);
+    const result = await driver.apply();
     expect(result.changed).toBe(true);
-    expect(result.containers.find((c) => c.service === 'redis')?.health).toBe('healthy');
+    expect(result.workloads.find((w) => w.service === 'redis')?.state).toBe('healthy');
     const redis = await connectRedis({
       host,
       port: config.redis.hostPort!,
@@ -239,11 +256,30 @@ describe('local stack on Docker', () => {
     }
   });
 
+  it('up after etcd was killed waits until the whole stack is ready again, then succeeds', async () => {
+    execFileSync('docker', ['kill', 'vse2e-local-etcd']);
+    const result = await driver.apply();
+    expect(result.workloads.filter((w) => !w.ready)).toEqual([]);
+    // Milvus answers again: its sessions in the restarted etcd are current.
+    const milvus = await connectMilvus({
+      host,
+      port: config.milvus.hostPort!,
+      username: 'root',
+      password: credentials.milvus_root_password,
+    });
+    try {
+      expect((await milvus.checkHealth()).isHealthy).toBe(true);
+      expect((await milvus.hasCollection({ collection_name: 'e2e' })).value).toBe(true);
+    } finally {
+      await milvus.closeConnection();
+    }
+  });
+
   it('destroy --volumes leaves no container, network or volume', async () => {
-    await destroyAll(options);
+    await driver.destroy();
     expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
     expect(dockerLines('volume', 'ls', '-q', ...labelFilter)).toEqual([]);
     expect(dockerLines('network', 'ls', '-q', ...labelFilter)).toEqual([]);
-    expect(path.isAbsolute(first.outputsFile)).toBe(true);
+    expect(path.isAbsolute(first.outputsFile!)).toBe(true);
   });
 });

@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { deepMerge, loadConfig } from '../../lib/config/load.js';
-import type { ConfigOverrides, VectorstackConfig } from '../../lib/config/schema.js';
+import type { ConfigOverrides } from '../../lib/config/schema.js';
+import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
 import { checkSetup } from '../../lib/setup/check.js';
 
 /**
@@ -22,14 +23,14 @@ export async function requirePreparedHost(): Promise<void> {
 }
 
 /**
- * A config of its own for each test file: another project name (so a developer's `vectorstack-local` stack is left
- * alone) and host ports in a range of its own.
+ * A deployment of its own for each test file: another project name (so a developer's `vectorstack-local` stack is left
+ * alone), host ports in a range of its own, an empty working directory.
  */
-export function testConfig(
+export function testDeployment(
   project: string,
   portBase: number,
   overrides: ConfigOverrides = {},
-): { config: VectorstackConfig; cwd: string } {
+): Deployment {
   const cwd = mkdtempSync(path.join(os.tmpdir(), `${project}-`));
   const config = loadConfig({
     cwd,
@@ -45,5 +46,5 @@ export function testConfig(
       overrides,
     ),
   });
-  return { config, cwd };
+  return resolveDeployment(config, { cwd });
 }

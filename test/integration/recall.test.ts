@@ -1,22 +1,17 @@
-import { describe, expect, it } from 'vitest';
-import { connectMilvus, connectPostgres } from '../../lib/clients.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { deepMerge } from '../../lib/config/load.js';
 import { Progress } from '../../lib/util/progress.js';
 import { DEFAULT_DATASET_DIR, loadDataset } from '../../lib/verify/dataset.js';
 import { recallPlot, runRecall } from '../../lib/verify/recall.js';
-import type { VerifyTarget } from '../../lib/verify/target.js';
-import { sharedStack } from './shared-stack.js';
+import { openSharedStack } from './shared-stack.js';
 
-const stack = sharedStack();
+const stack = await openSharedStack();
+afterAll(() => stack.close());
 // IVF at one probe cannot reach 0.95 recall@10: the gate must fail there and pass for HNSW.
-const target: VerifyTarget = {
-  config: deepMerge(stack.config, {
-    postgres: { ivfflat: { probes: 1 } },
-    milvus: { ivfFlat: { nprobe: 1 } },
-  }),
-  connection: stack.connection,
-  credentials: stack.credentials,
-};
+const config = deepMerge(stack.config, {
+  postgres: { ivfflat: { probes: 1 } },
+  milvus: { ivfFlat: { nprobe: 1 } },
+});
 // 2,000 SIFT base vectors with ground truth recomputed exactly; only the configured search values.
 const dataset = loadDataset(DEFAULT_DATASET_DIR, { baseLimit: 2000 });
 const onlyConfigured = {
@@ -28,15 +23,8 @@ const onlyConfigured = {
 const quiet = new Progress(undefined, !!process.env.VECTORSTACK_TEST_VERBOSE);
 
 async function scratchLeftovers(): Promise<string[]> {
-  const pg = await connectPostgres({
-    ...stack.connection.postgres!,
-    password: stack.credentials.postgres_password,
-  });
-  const milvus = await connectMilvus({
-    ...stack.connection.milvus!,
-    username: 'root',
-    password: stack.credentials.milvus_root_password,
-  });
+  const pg = await stack.postgres();
+  const milvus = await stack.milvus();
   try {
     const tables = (
       await pg.query<{ t: string }>(
@@ -56,7 +44,8 @@ async function scratchLeftovers(): Promise<string[]> {
 describe('npm run recall on the shared stack', () => {
   it('scores both stores against exact ground truth, gates the configured settings, plots, and drops its scratch data', async () => {
     expect(dataset.groundTruthSource).toBe('recomputed');
-    const report = await runRecall(target, dataset, {
+    const report = await runRecall(stack, dataset, {
+      config,
       sweep: onlyConfigured,
       threshold: 0.95,
       progress: quiet,
@@ -87,7 +76,8 @@ describe('npm run recall on the shared stack', () => {
 
   it('drops the scratch table when a step fails', async () => {
     // pgvector refuses an out-of-range ef_search mid-sweep, after the scratch table is loaded and indexed.
-    const pgError = await runRecall(target, dataset, {
+    const pgError = await runRecall(stack, dataset, {
+      config,
       stores: ['pgvector'],
       sweep: { ...onlyConfigured, pgvectorHnswEfSearch: [5000] },
       progress: quiet,

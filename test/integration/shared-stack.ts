@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../lib/config/load.js';
-import type { VectorstackConfig } from '../../lib/config/schema.js';
-import type { Credentials } from '../../lib/credentials.js';
-import type { ConnectionInfo } from '../../lib/deploy/outputs.js';
+import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
+import type { RunningStack } from '../../lib/stack/running-stack.js';
+import { driverFor } from '../../lib/targets/index.js';
+import type { Progress } from '../../lib/util/progress.js';
 
 /**
  * One stack shared by the integration test files that only need running servers (bootstrap, smoke, recall): it is
@@ -14,9 +15,9 @@ import type { ConnectionInfo } from '../../lib/deploy/outputs.js';
 export const SHARED_STACK_DIR = path.join(os.tmpdir(), 'vectorstack-itest');
 export const SHARED_PROJECT = 'vstest';
 
-export function sharedStackConfig(): VectorstackConfig {
+export function sharedDeployment(): Deployment {
   mkdirSync(SHARED_STACK_DIR, { recursive: true });
-  return loadConfig({
+  const config = loadConfig({
     cwd: SHARED_STACK_DIR,
     environ: {},
     overrides: {
@@ -29,27 +30,14 @@ export function sharedStackConfig(): VectorstackConfig {
       redis: { hostPort: 25505 },
     },
   });
+  return resolveDeployment(config, { cwd: SHARED_STACK_DIR });
 }
 
-export interface SharedStack {
-  config: VectorstackConfig;
-  /** Working directory the stack's state lives under (pass as `cwd` to the library's functions). */
-  cwd: string;
-  credentials: Credentials;
-  connection: ConnectionInfo;
-}
-
-/** The running shared stack; fails loudly when global setup did not bring it up. */
-export function sharedStack(): SharedStack {
-  const config = sharedStackConfig();
-  const dir = path.join(SHARED_STACK_DIR, config.stateDir, config.environment);
-  const outputs = path.join(dir, 'outputs.json');
-  if (!existsSync(outputs))
-    throw new Error(`the shared test stack is not up (${outputs} missing): global setup failed`);
-  return {
-    config,
-    cwd: SHARED_STACK_DIR,
-    credentials: JSON.parse(readFileSync(path.join(dir, 'credentials.json'), 'utf8')) as Credentials,
-    connection: JSON.parse(readFileSync(outputs, 'utf8')) as ConnectionInfo,
-  };
+/** The running shared stack through the same handle every command uses; fails loudly when global setup did not bring it up. */
+export async function openSharedStack(progress?: Progress): Promise<RunningStack> {
+  try {
+    return await driverFor(sharedDeployment(), { progress }).open();
+  } catch (error) {
+    throw new Error(`the shared test stack is not up (global setup failed?): ${(error as Error).message}`);
+  }
 }

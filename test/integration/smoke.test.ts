@@ -3,58 +3,31 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres } from '../../lib/clients.js';
+import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
 import { REPO_ROOT } from '../../lib/paths.js';
+import { RunningStack } from '../../lib/stack/running-stack.js';
+import { waitFor } from '../../lib/util/poll.js';
 import type { CheckResult } from '../../lib/verify/report.js';
 import { runSmoke } from '../../lib/verify/smoke.js';
-import type { VerifyTarget } from '../../lib/verify/target.js';
 import { SMOKE_SUITES } from '../../smoke-tests/index.js';
 import { postgresSuite } from '../../smoke-tests/postgres.js';
-import { SHARED_PROJECT, SHARED_STACK_DIR, sharedStack } from './shared-stack.js';
+import { openSharedStack, SHARED_PROJECT, SHARED_STACK_DIR } from './shared-stack.js';
 
-const stack = sharedStack();
-const target: VerifyTarget = {
-  config: stack.config,
-  connection: stack.connection,
-  credentials: stack.credentials,
-};
-const pgEndpoint = { ...stack.connection.postgres!, password: stack.credentials.postgres_password };
+const stack = await openSharedStack();
 const byCheck = (results: CheckResult[], service: string, check: string) =>
   results.find((r) => r.service === service && r.check === check);
 
 /** A database of our own on the shared stack, so the bootstrap engineer's schema and ours never meet. */
 const scratchDb = `vs_smoke_${process.pid}`;
-const scratchTarget: VerifyTarget = {
-  ...target,
-  connection: { ...target.connection, postgres: { ...target.connection.postgres!, database: scratchDb } },
-};
+const scratch = new RunningStack(
+  stack.deployment,
+  { ...stack.endpoints, postgres: { ...stack.endpoints.postgres!, database: scratchDb } },
+  stack.credentials,
+  { exec: (service, argv) => stack.exec(service, argv), close: async () => {}, describe: 'scratch database' },
+);
 
-async function adminQuery(sql: string, database = pgEndpoint.database): Promise<void> {
-  const client = await connectPostgres({ ...pgEndpoint, database });
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** The migration templates bootstrap applies (schemas/postgres), rendered for this stack's config. */
-function renderedMigrations(): string {
-  const dir = path.join(REPO_ROOT, 'schemas', 'postgres');
-  const values: Record<string, string | number> = {
-    dimension: stack.config.embedding.dimension,
-    vector_opclass: 'vector_cosine_ops',
-    hnsw_m: stack.config.postgres.hnsw.m,
-    hnsw_ef_construction: stack.config.postgres.hnsw.efConstruction,
-  };
-  const sql = ['0001_documents.sql', '0002_chunks.sql']
-    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
-    .join('\n')
-    .replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-      if (!(name in values)) throw new Error(`unknown placeholder {{${name}}} in schemas/postgres`);
-      return String(values[name]);
-    });
-  return sql;
+async function adminQuery(sql: string, database?: string): Promise<void> {
+  await stack.with(stack.postgres({ database }), (client) => client.query(sql));
 }
 
 beforeAll(async () => {
@@ -63,7 +36,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await scratch.close();
   await adminQuery(`DROP DATABASE IF EXISTS ${scratchDb} WITH (FORCE)`);
+  await stack.close();
 });
 
 /**
@@ -81,17 +56,12 @@ function containerHealth(name: string): string {
   }).trim();
 }
 
-async function waitHealthy(name: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (containerHealth(name) !== 'healthy') {
-    if (Date.now() > deadline) throw new Error(`${name} not healthy after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const waitHealthy = (name: string) =>
+  waitFor(`${name} healthy`, async () => containerHealth(name) === 'healthy', { timeoutMs: 120_000 });
 
 describe('npm run smoke on the shared stack', () => {
   it('every service passes; without the bootstrap schema the PG check says so and kNN runs on a temporary table', async () => {
-    const results = await runSmoke(scratchTarget, SMOKE_SUITES);
+    const results = await runSmoke(scratch, SMOKE_SUITES);
     const failed = results.filter((r) => r.status !== 'pass').map((r) => `${r.service}/${r.check}`);
     expect(failed).toEqual(['postgres/bootstrap schema']);
     expect(byCheck(results, 'postgres', 'bootstrap schema')!.message).toMatch(/run npm run bootstrap first/);
@@ -100,7 +70,13 @@ describe('npm run smoke on the shared stack', () => {
     );
     expect(byCheck(results, 'milvus', 'version')!.message).toMatch(/^Milvus v\d+\.\d+/);
     expect(byCheck(results, 'etcd', 'health')!.message).toBe(
-      `endpoint healthy (docker exec ${SHARED_PROJECT}-local-etcd)`,
+      'endpoint healthy (etcdctl inside the etcd container)',
+    );
+    expect(byCheck(results, 'milvus', 'authenticated')!.message).toMatch(
+      /a wrong password is refused \(authentication failure\)/,
+    );
+    expect(byCheck(results, 'postgres', 'authenticated')!.message).toMatch(
+      /a wrong password is refused \(28P01\)/,
     );
     expect(byCheck(results, 'redis', 'persistence')!.message).toMatch(/^appendonly yes/);
     expect(results.map((r) => r.service)).toEqual(
@@ -108,30 +84,40 @@ describe('npm run smoke on the shared stack', () => {
     );
   });
 
-  it('with the bootstrap migrations applied, the round trip goes through documents, chunks and embeddings and leaves nothing', async () => {
-    await adminQuery(renderedMigrations(), scratchDb);
-    const run = await runSmoke(scratchTarget, { postgres: postgresSuite });
+  it('with the bootstrap migrations applied, the schema matches the layout and the round trip leaves nothing', async () => {
+    // Every migration, rendered by bootstrap's own renderer for this stack's configuration.
+    const params = migrationParams(stack.config);
+    for (const migration of loadMigrations()) await adminQuery(renderMigration(migration, params), scratchDb);
+    const run = await runSmoke(scratch, { postgres: postgresSuite });
     expect(run.filter((r) => r.status !== 'pass')).toEqual([]);
-    expect(byCheck(run, 'postgres', 'round trip (kNN, rolled back)')!.message).toMatch(
-      /inserted in public\.\{documents,document_chunks,chunk_embeddings\}; kNN \(<=>\) found it; rolled back/,
+    expect(byCheck(run, 'postgres', 'bootstrap schema')!.message).toMatch(
+      /as the layout says \(public, vector\(8\), cosine\)/,
     );
-    const client = await connectPostgres({ ...pgEndpoint, database: scratchDb });
-    try {
+    expect(byCheck(run, 'postgres', 'round trip (kNN, rolled back)')!.message).toMatch(
+      /inserted in public\.\{documents,document_chunks,chunk_embeddings\}; kNN \(cosine\) found it; rolled back/,
+    );
+    const counts = await stack.with(stack.postgres({ database: scratchDb }), async (client) => {
       const { rows } = await client.query(
         'SELECT (SELECT count(*) FROM documents)::int AS d, (SELECT count(*) FROM document_chunks)::int AS c',
       );
-      expect(rows[0]).toEqual({ d: 0, c: 0 });
-    } finally {
-      await client.end();
-    }
+      return rows[0];
+    });
+    expect(counts).toEqual({ d: 0, c: 0 });
+
+    // A column retyped by hand is reported by name.
+    await adminQuery('ALTER TABLE chunk_embeddings ALTER COLUMN model TYPE varchar(40)', scratchDb);
+    const drifted = await runSmoke(scratch, { postgres: postgresSuite });
+    expect(byCheck(drifted, 'postgres', 'bootstrap schema')!.message).toBe(
+      `${scratchDb}.public differs from the layout: public.chunk_embeddings column model: expected text, found character varying(40)`,
+    );
   });
 
   it('a stopped service fails fast with its host:port, the others pass, exit code 1 and a JUnit failure', async () => {
     const container = `${SHARED_PROJECT}-local-redis`;
-    const redisPort = stack.connection.redis!.port;
+    const redisPort = stack.endpoints.redis!.port;
     execFileSync('docker', ['stop', container]);
     try {
-      const results = await runSmoke(target, SMOKE_SUITES);
+      const results = await runSmoke(stack, SMOKE_SUITES);
       const reachable = byCheck(results, 'redis', 'reachable')!;
       expect(reachable.status).toBe('fail');
       expect(reachable.message).toMatch(

@@ -9,12 +9,12 @@ import { aclRules } from '../../lib/bootstrap/redis.js';
 import { bootstrapJson, renderBootstrapReport } from '../../lib/bootstrap/report.js';
 import { BootstrapError } from '../../lib/bootstrap/types.js';
 import { validateInputs } from '../../lib/bootstrap/validate.js';
-import { loadConfig } from '../../lib/config/load.js';
 import type { ConfigOverrides } from '../../lib/config/schema.js';
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
 import { REDIS_ACL_USERS } from '../../schemas/redis/acl.js';
+import { testConfig } from './helpers.js';
 
-const config = (overrides: ConfigOverrides = {}) => loadConfig({ environ: {}, cwd: os.tmpdir(), overrides });
+const config = (overrides: ConfigOverrides = {}) => testConfig('local', overrides);
 const names = { postgresSchema: 'public', prefix: '' };
 
 function problemsOf(run: () => void): string[] {
@@ -22,7 +22,7 @@ function problemsOf(run: () => void): string[] {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(BootstrapError);
-    return (error as BootstrapError).details;
+    return (error as BootstrapError).problems;
   }
   throw new Error('expected a BootstrapError');
 }
@@ -30,19 +30,7 @@ function problemsOf(run: () => void): string[] {
 describe('bootstrap input validation', () => {
   it('accepts the shipped specs with the default configuration', () => {
     const c = config();
-    expect(() => validateInputs(c, names, milvusCollectionSpecs(c), REDIS_ACL_USERS)).not.toThrow();
-  });
-
-  it('rejects a dimension above the HNSW limit for vector and suggests halfvec', () => {
-    const c = config({ embedding: { dimension: 3072 } });
-    expect(problemsOf(() => validateInputs(c, names, [], []))).toEqual([
-      expect.stringMatching(/^embedding\.dimension = 3072: .*at most 2000 .*halfvec\(3072\)/),
-    ]);
-  });
-
-  it('allows a large dimension when PostgreSQL is disabled (Milvus has no such limit)', () => {
-    const c = config({ embedding: { dimension: 3072 }, postgres: { enabled: false } });
-    expect(() => validateInputs(c, names, milvusCollectionSpecs(c), [])).not.toThrow();
+    expect(() => validateInputs(names, milvusCollectionSpecs(c), REDIS_ACL_USERS)).not.toThrow();
   });
 
   it('names every bad identifier, index type and metric at once', () => {
@@ -54,7 +42,7 @@ describe('bootstrap input validation', () => {
       indexes: [{ field: 'embedding', indexType: 'HNSWW', metric: 'DOT' }],
     };
     const problems = problemsOf(() =>
-      validateInputs(c, { postgresSchema: 'Robert"; DROP', prefix: '1x' }, [broken], []),
+      validateInputs({ postgresSchema: 'Robert"; DROP', prefix: '1x' }, [broken], []),
     );
     expect(problems).toEqual([
       expect.stringMatching(/^postgres schema = "Robert\\"; DROP": must match/),

@@ -27,7 +27,12 @@ describe('loadConfig', () => {
   });
 
   it('gives staging and production the Kubernetes target and their own sizes', () => {
-    const production = loadConfig({ env: 'production', environ: noEnv, cwd: emptyDir() });
+    const production = loadConfig({
+      env: 'production',
+      environ: noEnv,
+      cwd: emptyDir(),
+      overrides: { kubernetes: { context: 'prod' } },
+    });
     expect(production.target).toBe('kubernetes');
     expect(production.postgres.storageGi).toBe(100);
     expect(production.postgres.hnsw.m).toBe(16); // inherited from the base defaults
@@ -91,6 +96,66 @@ describe('loadConfig', () => {
       loadConfig({ environ: noEnv, cwd: emptyDir(), overrides: { project: 'My Stack' } }),
     );
     expect(error.problems[0]).toContain('project = "My Stack": must start with a lower-case letter');
+  });
+
+  it('reports shape errors and cross-field rules together, in one load', () => {
+    const error = errorOf(() =>
+      loadConfig({
+        env: 'production',
+        environ: noEnv,
+        cwd: emptyDir(),
+        overrides: {
+          embedding: { dimension: 3072, metric: 'hamming' as never },
+          kubernetes: { context: null, operators: { postgres: { mode: 'cloudnative-pg' } } },
+        },
+      }),
+    );
+    expect(error.problems).toEqual([
+      'embedding.metric = "hamming": allowed values: "cosine", "l2", "ip"',
+      "embedding.dimension = 3072: pgvector's HNSW and IVFFlat indexes support at most 2000 dimensions for vector (postgres.enabled = true); allowed: 1-2000, or postgres.enabled = false (Milvus indexes up to 32768)",
+      'kubernetes.context = null: production names its kube context explicitly; allowed: a context of the kubeconfig',
+      'kubernetes.operators.apiServerCidrs = []: CloudNativePG instances call the Kubernetes API (operators.postgres.mode = "cloudnative-pg"); list its addresses, e.g. ["10.0.0.1/32"]',
+    ]);
+    expect(error.message.split('\n')[0]).toBe('invalid configuration:');
+  });
+
+  it('allows a large dimension when PostgreSQL is disabled (Milvus takes up to 32768)', () => {
+    const config = loadConfig({
+      environ: noEnv,
+      cwd: emptyDir(),
+      overrides: { embedding: { dimension: 3072 }, postgres: { enabled: false } },
+    });
+    expect(config.embedding.dimension).toBe(3072);
+  });
+
+  it('refuses a non-loopback bind address unless publishing beyond loopback is asked for', () => {
+    const error = errorOf(() =>
+      loadConfig({ environ: noEnv, cwd: emptyDir(), overrides: { docker: { bindAddress: '0.0.0.0' } } }),
+    );
+    expect(error.problems).toEqual([
+      'docker.bindAddress = "0.0.0.0": publishes the stores beyond this host; allowed: 127.0.0.1, ::1 (or set docker.publishBeyondLoopback: true)',
+    ]);
+    const allowed = loadConfig({
+      environ: noEnv,
+      cwd: emptyDir(),
+      overrides: { docker: { bindAddress: '0.0.0.0', publishBeyondLoopback: true } },
+    });
+    expect(allowed.docker.bindAddress).toBe('0.0.0.0');
+  });
+
+  it('reads numbers in variables strictly: an exponent is not an integer', () => {
+    const error = errorOf(() =>
+      loadConfig({ environ: { VECTORSTACK_EMBEDDING_DIMENSION: '1e3' }, cwd: emptyDir() }),
+    );
+    expect(error.problems).toEqual(['embedding.dimension = "1e3": expected number']);
+    for (const raw of ['0x10', ' 12', '12abc', '1_000', '+5'])
+      expect(overridesFromEnvironment({ VECTORSTACK_REDIS_MAXMEMORY_MB: raw })).toEqual({
+        redis: { maxmemoryMb: raw },
+      });
+    expect(
+      loadConfig({ environ: { VECTORSTACK_EMBEDDING_DIMENSION: '1000' }, cwd: emptyDir() }).embedding
+        .dimension,
+    ).toBe(1000);
   });
 
   it('rejects a public bind address only when it is not an IP at all', () => {

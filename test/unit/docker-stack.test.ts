@@ -1,14 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config/load.js';
-import type { ConfigOverrides, VectorstackConfig } from '../../lib/config/schema.js';
-import { DEFAULT_IMAGES, resolveImages } from '../../lib/images.js';
-import { buildServiceSpecs } from '../../lib/services/specs.js';
+import { ConfigError } from '../../lib/config/load.js';
+import type { ConfigOverrides } from '../../lib/config/schema.js';
+import { DEFAULT_IMAGES } from '../../lib/images.js';
 import { DockerService } from '../../stacks/docker/docker-service.js';
 import { buildDockerStacks } from '../../stacks/docker/docker-stacks.js';
+import { testDeployment } from './helpers.js';
 
 interface Synthesized {
   resource: Record<string, Record<string, Record<string, unknown>>>;
@@ -16,10 +13,10 @@ interface Synthesized {
 }
 
 function synth(overrides: ConfigOverrides = {}) {
-  const config = loadConfig({ environ: {}, cwd: mkdtempSync(path.join(os.tmpdir(), 'vs-')), overrides });
+  const deployment = testDeployment('local', overrides);
+  const { config } = deployment;
   const app = Testing.app();
-  const specs = buildServiceSpecs(config, resolveImages(config.images, {}));
-  const stacks = buildDockerStacks(app, { config, specs, stateDir: '/tmp/vs-state' });
+  const stacks = buildDockerStacks(app, { deployment });
   const baseJson = Testing.synth(stacks.base);
   const servicesJson = Testing.synth(stacks.services);
   return {
@@ -143,10 +140,18 @@ describe('Docker stacks', () => {
     expect(containers(s).redis!.ports![0]!.external).toBe(26379);
   });
 
-  it('refuses two services on one host port at synth time', () => {
-    expect(() => synth({ redis: { hostPort: 15432 } })).toThrow(
-      'host port 15432 is configured for both postgres.postgres and redis.redis',
-    );
+  it('refuses two services on one host port when the configuration loads, naming both fields', () => {
+    const error = (() => {
+      try {
+        synth({ redis: { hostPort: 15432 } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual([
+      'redis.hostPort = 15432: also configured for postgres.hostPort; allowed: a host port no other service publishes',
+    ]);
   });
 
   it('leaves out disabled services', () => {
@@ -156,8 +161,7 @@ describe('Docker stacks', () => {
 });
 
 describe('DockerService validation', () => {
-  const config: VectorstackConfig = loadConfig({ environ: {}, cwd: os.tmpdir() });
-  const [spec] = buildServiceSpecs(config, resolveImages({}, {}));
+  const [spec] = testDeployment().specs;
   const props = { spec: spec!, networkName: 'n', namePrefix: 'vs-test', secret: () => 'x' };
 
   it('refuses a non-loopback bind address unless allowed, naming the prop', () => {

@@ -1,14 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config/load.js';
+import { ConfigError } from '../../lib/config/load.js';
 import type { ConfigOverrides } from '../../lib/config/schema.js';
 import { CONTAINER_PORTS } from '../../lib/services/specs.js';
 import { SECRET_NAMES } from '../../lib/services/types.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
 import { KubernetesWorkload } from '../../stacks/kubernetes/kubernetes-workload.js';
+import { testDeployment } from './helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized JSON is navigated loosely; the assertions check its shape.
 type J = any;
@@ -27,13 +25,9 @@ function synth(env: 'staging' | 'production', overrides: ConfigOverrides = {}) {
     env === 'production'
       ? { ...overrides, kubernetes: { ...PRODUCTION_CONTEXT.kubernetes, ...overrides.kubernetes } }
       : overrides;
-  const config = loadConfig({
-    env,
-    environ: {},
-    cwd: mkdtempSync(path.join(os.tmpdir(), 'vs-k8s-')),
-    overrides: merged,
-  });
-  const stack = buildKubernetesStack(Testing.app(), { config, stateDir: '/tmp/vs-k8s-state' });
+  const deployment = testDeployment(env, merged);
+  const { config } = deployment;
+  const stack = buildKubernetesStack(Testing.app(), { deployment });
   const json = Testing.synth(stack);
   return { config, stack, json, parsed: JSON.parse(json) as Synthesized };
 }

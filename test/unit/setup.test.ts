@@ -1,14 +1,14 @@
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureCredentials } from '../../lib/credentials.js';
-import { envVariableFor } from '../../lib/deploy/ports.js';
+import { CredentialsError, ensureCredentials, readCredentials } from '../../lib/credentials.js';
 import { DEFAULT_IMAGES, ImageOverrideError, readImageOverrides, resolveImages } from '../../lib/images.js';
 import { SECRET_NAMES } from '../../lib/services/types.js';
 import { hostDebianMirrors } from '../../lib/setup/debian-base.js';
 import { minioStyleProgram, requiredVersion } from '../../lib/setup/minio-build.js';
 import { writeCliConfig } from '../../lib/setup/terraform-cli.js';
+import { envVariableFor } from '../../lib/targets/docker/ports.js';
 import { goDuration } from '../../stacks/docker/docker-service.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'vs-unit-'));
@@ -40,7 +40,25 @@ describe('credentials', () => {
   it('refuses a credentials file other users can read', () => {
     const dir = tmp();
     writeFileSync(path.join(dir, 'credentials.json'), '{}', { mode: 0o644 });
-    expect(() => ensureCredentials(dir)).toThrow(/readable by other users \(mode 644\); run: chmod 600/);
+    const file = path.join(dir, 'credentials.json');
+    for (const read of [() => ensureCredentials(dir), () => readCredentials(dir, 'local')]) {
+      const error = (() => {
+        try {
+          read();
+        } catch (e) {
+          return e as CredentialsError;
+        }
+      })();
+      expect(error).toBeInstanceOf(CredentialsError);
+      expect(error!.message).toBe(`${file} is readable by other users (mode 644)`);
+      expect(error!.remedy).toBe(`run: chmod 600 ${file}`);
+    }
+  });
+
+  it('reads credentials without creating any, naming the environment and the remedy when absent', () => {
+    const dir = tmp();
+    expect(() => readCredentials(dir, 'local')).toThrow(/environment local has no credentials/);
+    expect(existsSync(path.join(dir, 'credentials.json'))).toBe(false);
   });
 });
 

@@ -8,13 +8,14 @@ export interface ContainerState {
   health: string;
   image: string;
   ports: number[];
+  /** Exit code of a stopped container (a finished job: 0). */
+  exitCode: number | null;
 }
 
-/** The stack's containers, found by label (`vectorstack.project` + `vectorstack.environment`). */
-export async function listStackContainers(project: string, environment: string): Promise<ContainerState[]> {
-  const ids = await $({
-    quiet: true,
-  })`docker ps -aq --filter ${`label=vectorstack.project=${project}`} --filter ${`label=vectorstack.environment=${environment}`}`;
+/** The stack's containers, found by their labels (lib/deployment/names.ts dockerLabels). */
+export async function listStackContainers(labels: Record<string, string>): Promise<ContainerState[]> {
+  const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
+  const ids = await $({ quiet: true })`docker ps -aq ${filters}`;
   const idList = ids.stdout.split('\n').filter(Boolean);
   if (idList.length === 0) return [];
   const inspected = await $({ quiet: true })`docker inspect ${idList}`;
@@ -29,13 +30,14 @@ export async function listStackContainers(project: string, environment: string):
       .flat()
       .map((b) => Number(b.HostPort))
       .filter((p) => p > 0),
+    exitCode: c.State.Running ? null : c.State.ExitCode,
   }));
 }
 
 interface DockerInspect {
   Name: string;
   Config: { Image: string; Labels: Record<string, string> };
-  State: { Running: boolean; Status: string; Health?: { Status: string } };
+  State: { Running: boolean; Status: string; ExitCode: number; Health?: { Status: string } };
   HostConfig: { PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> };
 }
 

@@ -1,4 +1,6 @@
-import { connectMilvus, type Endpoint } from '../clients.js';
+import { connectMilvus, type Endpoint, UnreachableError } from '../clients.js';
+import { VectorstackError } from '../errors.js';
+import { waitFor } from '../util/poll.js';
 
 /** Milvus's well-known initial root password; servers that cannot take one from configuration start with it. */
 export const MILVUS_DEFAULT_ROOT_PASSWORD = 'Milvus';
@@ -17,15 +19,19 @@ export async function ensureMilvusRootPassword(
     await client.closeConnection();
     return 'kept';
   } catch (error) {
-    if ((error as Error).name === 'UnreachableError') throw error;
+    if (error instanceof UnreachableError) throw error;
   }
   let client: Awaited<ReturnType<typeof connectMilvus>>;
   try {
     client = await connectMilvus({ ...endpoint, username: 'root', password: MILVUS_DEFAULT_ROOT_PASSWORD });
   } catch (error) {
-    throw new Error(
-      `milvus at ${endpoint.host}:${endpoint.port} accepts neither the root password in credentials.json nor the default one; ` +
-        `the credentials file and the data volume belong to different deployments (${(error as Error).message})`,
+    throw new VectorstackError(
+      `milvus at ${endpoint.host}:${endpoint.port} accepts neither the generated root password nor the default one`,
+      {
+        problems: [
+          `the credentials and the data volume belong to different deployments (${(error as Error).message})`,
+        ],
+      },
     );
   }
   try {
@@ -35,7 +41,7 @@ export async function ensureMilvusRootPassword(
       newPassword: password,
     });
     if (status.error_code !== 'Success')
-      throw new Error(`milvus refused to change the root password: ${status.reason}`);
+      throw new VectorstackError(`milvus refused to change the root password: ${status.reason}`);
   } finally {
     await client.closeConnection();
   }
@@ -47,7 +53,7 @@ export async function ensureMilvusRootPassword(
 /**
  * Waits until Milvus's own health API reports every component healthy. /healthz turns green before a restarted
  * server has dropped the sessions of its previous run (held in etcd until their lease expires, about 30 s after an
- * unclean stop); until then index and load requests fail. Bounded: throws after `timeoutMs`.
+ * unclean stop); until then index and load requests fail. Bounded: throws after `timeoutMs`. Returns the wait in ms.
  */
 export async function waitForMilvusReady(
   endpoint: Endpoint,
@@ -55,24 +61,23 @@ export async function waitForMilvusReady(
   options: { timeoutMs?: number; onWait?: (reasons: string) => void } = {},
 ): Promise<number> {
   const started = Date.now();
-  const deadline = started + (options.timeoutMs ?? 180_000);
   const client = await connectMilvus({ ...endpoint, username: 'root', password });
   try {
-    let last = '';
-    while (Date.now() < deadline) {
-      try {
+    await waitFor(
+      `milvus at ${endpoint.host}:${endpoint.port} reporting every component healthy`,
+      async () => {
         const health = await client.checkHealth();
-        if (health.isHealthy) return Date.now() - started;
-        last = health.reasons.join('; ') || 'not healthy';
-      } catch (error) {
-        last = (error as Error).message.split('\n')[0] ?? 'check failed';
-      }
-      options.onWait?.(last);
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-    }
-    throw new Error(
-      `milvus at ${endpoint.host}:${endpoint.port} did not report healthy within ${options.timeoutMs ?? 180_000} ms: ${last}`,
+        // Servers without the API (milvus-lite) answer {}: nothing more to wait for.
+        if (health.isHealthy === undefined || health.isHealthy) return true;
+        return { waiting: health.reasons.join('; ') || 'not healthy' };
+      },
+      {
+        timeoutMs: options.timeoutMs ?? 180_000,
+        intervalMs: 2000,
+        onWait: (observed) => options.onWait?.(observed),
+      },
     );
+    return Date.now() - started;
   } finally {
     await client.closeConnection();
   }

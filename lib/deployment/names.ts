@@ -1,6 +1,43 @@
-import type { VectorstackConfig } from '../../lib/config/schema.js';
-import { CONTAINER_PORTS } from '../../lib/services/specs.js';
-import type { ServiceName } from '../../lib/services/types.js';
+// Names of everything a deployment creates, per target: one place, read by the renderers (stacks/) and by the
+// target drivers that find the objects again (status, port-forwards, exec).
+import type { VectorstackConfig } from '../config/schema.js';
+import { CONTAINER_PORTS } from '../services/specs.js';
+import type { ServiceName } from '../services/types.js';
+
+/** `<project>-<env>`: prefix of every Docker object of one environment, so environments never collide. */
+export function dockerNamePrefix(config: VectorstackConfig): string {
+  return `${config.project}-${config.environment}`;
+}
+
+/** The two Docker stacks: `-base` (network, volumes; outlives `down`) and `-services` (the containers). */
+export function dockerStackNames(config: VectorstackConfig): { base: string; services: string } {
+  const prefix = dockerNamePrefix(config);
+  return { base: `${prefix}-base`, services: `${prefix}-services` };
+}
+
+/** Container of one service in a Docker environment. */
+export function dockerContainerName(config: VectorstackConfig, service: ServiceName): string {
+  return `${dockerNamePrefix(config)}-${service}`;
+}
+
+/** Labels on every Docker object of an environment: how status and tests find them. */
+export function dockerLabels(config: VectorstackConfig): Record<string, string> {
+  return { 'vectorstack.project': config.project, 'vectorstack.environment': config.environment };
+}
+
+/** The one CDKTF stack of a Kubernetes environment. */
+export function kubernetesStackName(config: VectorstackConfig): string {
+  return `${config.project}-${config.environment}-cluster`;
+}
+
+/** Labels on every Kubernetes object of an environment. */
+export function kubernetesLabels(config: VectorstackConfig): Record<string, string> {
+  return {
+    'app.kubernetes.io/part-of': 'vectorstack',
+    'app.kubernetes.io/managed-by': 'cdktf',
+    'vectorstack.io/environment': config.environment,
+  };
+}
 
 /** `<project>-<service>`: every object of one service shares it (StatefulSet, Services, ServiceAccount, PDB). */
 export function objectName(project: string, service: string): string {

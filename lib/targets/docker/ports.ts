@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { ServiceSpec } from '../services/types.js';
+import type { ServiceSpec } from '../../services/types.js';
 
 export interface PortConflict {
   service: string;
@@ -25,14 +25,13 @@ export async function findPortConflicts(
   specs: ServiceSpec[],
   bindAddress: string,
   ownedPorts: Set<number>,
-  fieldOf: (service: string, port: string) => string,
 ): Promise<PortConflict[]> {
   const conflicts: PortConflict[] = [];
   for (const spec of specs) {
     for (const port of spec.ports) {
       if (port.hostPort === null || ownedPorts.has(port.hostPort)) continue;
       if (await isPortFree(bindAddress, port.hostPort)) continue;
-      const field = fieldOf(spec.name, port.name);
+      const field = port.hostPortField ?? `${spec.name}.${port.name}`;
       conflicts.push({
         service: spec.name,
         port: port.name,

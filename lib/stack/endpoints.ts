@@ -1,0 +1,71 @@
+import type { VectorstackConfig } from '../config/schema.js';
+import type { Credentials } from '../credentials.js';
+import type { ServiceName, ServiceSpec } from '../services/types.js';
+
+/** Where each store answers for this process, whatever the target. No secrets: those are in Credentials. */
+export interface Endpoints {
+  environment: string;
+  postgres?: { host: string; port: number; database: string; user: string };
+  redis?: { host: string; port: number };
+  milvus?: { host: string; port: number; user: string; metricsPort: number | null };
+  minio?: { endpoint: string; host: string; port: number; user: string; bucket: string };
+  etcd?: { host: string; port: number };
+}
+
+export type StoreName = Exclude<keyof Endpoints, 'environment'>;
+
+/**
+ * The endpoints of stores reached at `host` on the given local ports: the published host ports on Docker, the
+ * port-forwards' ports on Kubernetes. One shape for both targets.
+ */
+export function endpointsAt(
+  config: VectorstackConfig,
+  host: string,
+  ports: Partial<Record<ServiceName, { client: number; metrics?: number | null }>>,
+): Endpoints {
+  const out: Endpoints = { environment: config.environment };
+  if (ports.postgres)
+    out.postgres = {
+      host,
+      port: ports.postgres.client,
+      database: config.postgres.database,
+      user: config.postgres.user,
+    };
+  if (ports.redis) out.redis = { host, port: ports.redis.client };
+  if (ports.milvus)
+    out.milvus = { host, port: ports.milvus.client, user: 'root', metricsPort: ports.milvus.metrics ?? null };
+  if (ports.minio)
+    out.minio = {
+      endpoint: `http://${host}:${ports.minio.client}`,
+      host,
+      port: ports.minio.client,
+      user: config.minio.rootUser,
+      bucket: config.minio.bucket,
+    };
+  if (ports.etcd) out.etcd = { host, port: ports.etcd.client };
+  return out;
+}
+
+/** Docker: each service's published ports on the bind address (the first port is the client port). */
+export function publishedPorts(
+  specs: ServiceSpec[],
+): Partial<Record<ServiceName, { client: number; metrics?: number | null }>> {
+  const out: Partial<Record<ServiceName, { client: number; metrics?: number | null }>> = {};
+  for (const spec of specs) {
+    const client = spec.ports[0]?.hostPort;
+    if (client == null) continue;
+    out[spec.name] = { client, metrics: spec.ports.find((p) => p.name === 'metrics')?.hostPort ?? null };
+  }
+  return out;
+}
+
+/** Endpoints with credentials filled in: only for `--show-secrets`. */
+export function withSecrets(endpoints: Endpoints, credentials: Credentials) {
+  return {
+    ...endpoints,
+    postgres: endpoints.postgres && { ...endpoints.postgres, password: credentials.postgres_password },
+    redis: endpoints.redis && { ...endpoints.redis, password: credentials.redis_password },
+    milvus: endpoints.milvus && { ...endpoints.milvus, password: credentials.milvus_root_password },
+    minio: endpoints.minio && { ...endpoints.minio, password: credentials.minio_root_password },
+  };
+}

@@ -1,0 +1,293 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { $ } from 'zx';
+import { synthesize } from '../../../stacks/synth.js';
+import { type Credentials, ensureCredentials, readCredentials, secretsAsTfVars } from '../../credentials.js';
+import { dockerContainerName, dockerLabels, dockerStackNames } from '../../deployment/names.js';
+import type { Deployment } from '../../deployment/resolve.js';
+import { VectorstackError } from '../../errors.js';
+import type { ServiceName } from '../../services/types.js';
+import { readToolchain } from '../../setup/toolchain-file.js';
+import { endpointsAt, publishedPorts } from '../../stack/endpoints.js';
+import { type ExecInService, RunningStack } from '../../stack/running-stack.js';
+import { waitFor } from '../../util/poll.js';
+import { Progress } from '../../util/progress.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeResult,
+  OpenOptions,
+  TargetDriver,
+  WorkloadStatus,
+} from '../driver.js';
+import { ensureMilvusRootPassword, waitForMilvusReady } from '../milvus-root.js';
+import { converge, type TerraformCli, terraformCli } from '../terraform.js';
+import { type ContainerState, dockerAnswers, listStackContainers } from './containers.js';
+import { findPortConflicts } from './ports.js';
+
+/** The Docker environment cannot be brought to the requested state; nothing was half-created. */
+export class DockerTargetError extends VectorstackError {}
+
+/** The local stack on this host's Docker engine: two CDKTF stacks (base: network and volumes; services: containers). */
+export class DockerDriver implements TargetDriver {
+  readonly progress: Progress;
+  private readonly stacks: { base: string; services: string };
+
+  constructor(
+    readonly deployment: Deployment,
+    options: { progress?: Progress } = {},
+  ) {
+    this.progress = options.progress ?? new Progress();
+    this.stacks = dockerStackNames(deployment.config);
+  }
+
+  private get config() {
+    return this.deployment.config;
+  }
+
+  private async requireEngine(): Promise<void> {
+    if (!(await dockerAnswers()))
+      throw new DockerTargetError('Docker is not running (docker info failed)', {
+        remedy: 'start it, or run: npm run setup',
+      });
+  }
+
+  /** Synthesizes both stacks into the state directory; returns the CLI and each stack's directory. */
+  private synth(): { cli: TerraformCli; dir: (stack: string) => string } {
+    const cli = terraformCli(this.deployment.environ);
+    const outdir = path.join(this.deployment.stateDir, 'cdktf.out');
+    mkdirSync(this.deployment.stateDir, { recursive: true, mode: 0o700 });
+    synthesize(this.deployment, {
+      outdir,
+      providerVersions: readToolchain(this.deployment.environ).providers,
+    });
+    return { cli, dir: (stack) => path.join(outdir, 'stacks', stack) };
+  }
+
+  async apply(options: ApplyOptions = {}): Promise<ApplyResult> {
+    await this.requireEngine();
+    const { config, specs, stateDir } = this.deployment;
+    const before = await this.containers();
+    const owned = new Set(before.filter((c) => c.running).flatMap((c) => c.ports));
+    const conflicts = await findPortConflicts(specs, config.docker.bindAddress, owned);
+    if (conflicts.length > 0)
+      throw new DockerTargetError('published ports are taken', { problems: conflicts.map((c) => c.message) });
+
+    const notes: string[] = [];
+    const credentialsFile = path.join(stateDir, 'credentials.json');
+    let credentials: Credentials;
+    if (options.planOnly) credentials = readCredentialsOrPlaceholders(stateDir, config.environment);
+    else {
+      const ensured = ensureCredentials(stateDir);
+      credentials = ensured.credentials;
+      if (ensured.created.length > 0)
+        this.progress.log(
+          `generated ${ensured.created.length} credential(s) in ${credentialsFile} (mode 0600)`,
+        );
+    }
+    this.progress.log(`synthesizing ${this.stacks.base} and ${this.stacks.services}`);
+    const { cli, dir } = this.synth();
+    const env = secretsAsTfVars(credentials);
+    const results = [];
+    for (const stack of [this.stacks.base, this.stacks.services])
+      results.push(
+        await converge(cli, {
+          stackDir: dir(stack),
+          label: stack,
+          env,
+          planOnly: options.planOnly,
+          waits: "waits for each container's health check",
+          progress: this.progress,
+        }),
+      );
+    const result: ApplyResult = {
+      changed: results.some((r) => r.changed),
+      summaries: results.map((r, i) => `${[this.stacks.base, this.stacks.services][i]}: ${r.summary}`),
+      workloads: [],
+      access: this.access(),
+      credentialsLocation: `${credentialsFile} (mode 0600)`,
+      notes,
+    };
+    if (options.planOnly) return result;
+
+    result.workloads = await this.waitReady();
+    const endpoints = endpointsAt(config, config.docker.bindAddress, publishedPorts(specs));
+    if (endpoints.milvus) {
+      const outcome = await ensureMilvusRootPassword(endpoints.milvus, credentials.milvus_root_password);
+      if (outcome === 'rotated')
+        notes.push('milvus: replaced the default root password with the generated one');
+      let reported = false;
+      const waited = await waitForMilvusReady(endpoints.milvus, credentials.milvus_root_password, {
+        timeoutMs: config.docker.healthTimeoutSeconds * 1000,
+        onWait: (reasons) => {
+          if (!reported)
+            this.progress.log(`milvus: waiting for every component to report healthy (${reasons})`);
+          reported = true;
+        },
+      });
+      if (reported) this.progress.log(`milvus: healthy after ${(waited / 1000).toFixed(1)} s`);
+    } else if (config.milvus.enabled) {
+      notes.push(
+        'milvus: not published on this host (milvus.hostPort is null); root password left to the server',
+      );
+    }
+    result.outputsFile = path.join(stateDir, 'outputs.json');
+    writeFileSync(result.outputsFile, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
+    return result;
+  }
+
+  /**
+   * Waits (bounded by docker.healthTimeoutSeconds) until every server's health check passes: after a crash the
+   * engine restarts a container that then needs its start period, and its dependants recover after it.
+   */
+  private async waitReady(): Promise<WorkloadStatus[]> {
+    let reported = '';
+    return waitFor(
+      `${this.config.environment}: every container healthy`,
+      async () => {
+        const workloads = await this.status();
+        const waiting = workloads.filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`);
+        if (waiting.length === 0) return workloads;
+        return { waiting: waiting.join(', ') };
+      },
+      {
+        timeoutMs: this.config.docker.healthTimeoutSeconds * 1000,
+        intervalMs: 1000,
+        onWait: (observed) => {
+          if (observed !== reported) this.progress.log(`waiting for ${observed}`);
+          reported = observed;
+        },
+      },
+    );
+  }
+
+  private access() {
+    const { config, specs } = this.deployment;
+    return specs
+      .filter((s) => !s.job)
+      .map((spec) => {
+        const port = spec.ports[0]?.hostPort;
+        return {
+          service: spec.name,
+          address: port ? `${config.docker.bindAddress}:${port}` : 'private network only',
+        };
+      });
+  }
+
+  async down(): Promise<ChangeResult> {
+    await this.requireEngine();
+    const credentials = readCredentials(this.deployment.stateDir, this.config.environment);
+    const { cli, dir } = this.synth();
+    const result = await converge(cli, {
+      stackDir: dir(this.stacks.services),
+      label: this.stacks.services,
+      env: secretsAsTfVars(credentials),
+      destroy: true,
+      progress: this.progress,
+    });
+    return { changed: result.changed, summaries: [`${this.stacks.services}: ${result.summary}`] };
+  }
+
+  async destroy(): Promise<ChangeResult> {
+    await this.requireEngine();
+    let credentials: Credentials | null = null;
+    try {
+      credentials = readCredentials(this.deployment.stateDir, this.config.environment);
+    } catch {
+      // Never brought up (or its credentials are gone): no services stack state can exist.
+    }
+    const { cli, dir } = this.synth();
+    // Variables are required to plan even a destroy; placeholders do for an empty state.
+    const env = secretsAsTfVars(credentials ?? readCredentialsOrPlaceholders(null, this.config.environment));
+    const summaries: string[] = [];
+    let changed = false;
+    for (const stack of [this.stacks.services, this.stacks.base]) {
+      const result = await converge(cli, {
+        stackDir: dir(stack),
+        label: stack,
+        env,
+        destroy: true,
+        progress: this.progress,
+      });
+      changed ||= result.changed;
+      summaries.push(`${stack}: ${result.summary}`);
+    }
+    return { changed, summaries };
+  }
+
+  private containers(): Promise<ContainerState[]> {
+    return listStackContainers(dockerLabels(this.config));
+  }
+
+  async status(): Promise<WorkloadStatus[]> {
+    await this.requireEngine();
+    const containers = await this.containers();
+    return this.deployment.specs.map((spec) => {
+      const c = containers.find((x) => x.service === spec.name);
+      const name = dockerContainerName(this.config, spec.name);
+      if (!c)
+        return {
+          service: spec.name,
+          kind: 'container',
+          name,
+          image: spec.image,
+          ready: false,
+          state: 'absent',
+        };
+      const ready = spec.job ? c.exitCode === 0 : c.running && c.health === 'healthy';
+      const state = spec.job
+        ? c.running
+          ? 'running'
+          : c.exitCode === 0
+            ? 'completed'
+            : `failed (exit ${c.exitCode})`
+        : c.health;
+      return { service: spec.name, kind: 'container', name: c.name, image: spec.image, ready, state };
+    });
+  }
+
+  async credentials(): Promise<Credentials> {
+    return readCredentials(this.deployment.stateDir, this.config.environment);
+  }
+
+  async open(_options: OpenOptions = {}): Promise<RunningStack> {
+    await this.requireEngine();
+    const { config, specs } = this.deployment;
+    const credentials = await this.credentials();
+    const containers = await this.containers();
+    if (containers.length === 0)
+      throw new DockerTargetError(`environment ${config.environment} is not up (no containers)`, {
+        remedy: `run: npm run up -- --env ${config.environment}`,
+      });
+    const exec: ExecInService = async (service: ServiceName, argv, options = {}) => {
+      const container = dockerContainerName(config, service);
+      const interactive = options.input === undefined ? [] : ['-i'];
+      const result = await $({
+        quiet: true,
+        nothrow: true,
+        input: options.input,
+      })`docker exec ${interactive} ${container} ${argv}`.timeout(options.timeoutMs ?? 30_000);
+      if (result.exitCode !== 0)
+        throw new VectorstackError(
+          `${service} (docker exec ${container} ${argv[0]}): ${(result.stderr || result.stdout || `exit ${result.exitCode}`).trim()}`,
+        );
+      return { stdout: result.stdout, stderr: result.stderr };
+    };
+    return new RunningStack(
+      this.deployment,
+      endpointsAt(config, config.docker.bindAddress, publishedPorts(specs)),
+      credentials,
+      { exec, close: async () => {}, describe: `docker, project ${config.project}` },
+    );
+  }
+}
+
+/** For a plan before the first `up`, or a destroy without state: values Terraform needs but never uses. */
+function readCredentialsOrPlaceholders(dir: string | null, environment: string): Credentials {
+  if (dir) {
+    try {
+      return readCredentials(dir, environment);
+    } catch {}
+  }
+  return new Proxy({} as Credentials, { get: () => 'not-yet-generated' });
+}

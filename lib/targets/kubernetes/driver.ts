@@ -1,0 +1,281 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { synthesize } from '../../../stacks/synth.js';
+import type { Credentials } from '../../credentials.js';
+import { clientServices, kubernetesStackName, objectName } from '../../deployment/names.js';
+import type { Deployment } from '../../deployment/resolve.js';
+import { VectorstackError } from '../../errors.js';
+import { SECRET_NAMES, type ServiceName } from '../../services/types.js';
+import { readToolchain } from '../../setup/toolchain-file.js';
+import { endpointsAt } from '../../stack/endpoints.js';
+import { type ExecInService, RunningStack } from '../../stack/running-stack.js';
+import { Progress } from '../../util/progress.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeResult,
+  OpenOptions,
+  TargetDriver,
+  WorkloadStatus,
+} from '../driver.js';
+import { converge, terraformCli } from '../terraform.js';
+import { Kubectl, KubectlError, kubeconfigPath, stopChildren } from './kubectl.js';
+
+const LOOPBACK = '127.0.0.1';
+
+interface K8sList<T> {
+  items: T[];
+}
+interface StatefulSet {
+  metadata: { name: string };
+  spec: { replicas?: number };
+  status: { readyReplicas?: number; replicas?: number };
+}
+interface Job {
+  metadata: { name: string };
+  status: { succeeded?: number; failed?: number; active?: number };
+}
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  status: {
+    phase: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: {
+      ready: boolean;
+      restartCount: number;
+      state: {
+        waiting?: { reason: string; message?: string };
+        terminated?: { reason: string; exitCode: number };
+      };
+    }[];
+  };
+}
+
+/**
+ * An environment on a Kubernetes cluster: one CDKTF stack (namespace, Secret, workloads, policies) applied with the
+ * cluster's kubeconfig; kubectl reads it back (status, Secret, port-forwards to the client Services, exec).
+ */
+export class KubernetesDriver implements TargetDriver {
+  readonly progress: Progress;
+  private readonly kubectl: Kubectl;
+  private readonly stack: string;
+
+  constructor(
+    readonly deployment: Deployment,
+    options: { progress?: Progress } = {},
+  ) {
+    this.progress = options.progress ?? new Progress();
+    this.kubectl = new Kubectl(deployment.config, deployment.environ);
+    this.stack = kubernetesStackName(deployment.config);
+  }
+
+  private get config() {
+    return this.deployment.config;
+  }
+
+  private async converge(options: {
+    wait?: boolean;
+    stopped?: boolean;
+    destroy?: boolean;
+    planOnly?: boolean;
+  }) {
+    const { stateDir, environ } = this.deployment;
+    const cli = terraformCli(environ);
+    const outdir = path.join(stateDir, 'cdktf.out');
+    // State holds the generated credentials: owner-only.
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.progress.log(`synthesizing ${this.stack} (namespace ${this.config.kubernetes.namespace})`);
+    synthesize(this.deployment, {
+      outdir,
+      providerVersions: readToolchain(environ).providers,
+      wait: options.wait,
+      stopped: options.stopped,
+    });
+    return converge(cli, {
+      stackDir: path.join(outdir, 'stacks', this.stack),
+      label: this.stack,
+      // The providers read the kubeconfig from here, so the synthesized JSON names no path of this host.
+      env: { KUBE_CONFIG_PATH: kubeconfigPath(this.config, environ) },
+      destroy: options.destroy,
+      planOnly: options.planOnly,
+      waits: options.wait === false ? 'no waiting for rollouts' : 'waits for rollouts and the bucket job',
+      progress: this.progress,
+    });
+  }
+
+  async apply(options: ApplyOptions = {}): Promise<ApplyResult> {
+    const result = await this.converge({ wait: options.wait, planOnly: options.planOnly });
+    const wait = options.wait !== false && !options.planOnly;
+    return {
+      changed: result.changed,
+      summaries: [`${this.stack}: ${result.summary}`],
+      workloads: wait ? await this.status() : [],
+      access: Object.entries(clientServices(this.config)).map(([service, s]) => ({
+        service: service as ServiceName,
+        address: `service/${s.service}:${s.port} in namespace ${this.config.kubernetes.namespace}`,
+      })),
+      credentialsLocation: `Secret ${objectName(this.config.project, 'credentials')} in namespace ${this.config.kubernetes.namespace}`,
+      notes: wait ? [] : ['rollouts were not waited for (--no-wait)'],
+    };
+  }
+
+  async down(): Promise<ChangeResult> {
+    const result = await this.converge({ stopped: true });
+    return {
+      changed: result.changed,
+      summaries: [`${this.stack}: ${result.summary} (workloads scaled to zero)`],
+    };
+  }
+
+  async destroy(): Promise<ChangeResult> {
+    const result = await this.converge({ destroy: true, wait: false });
+    return { changed: result.changed, summaries: [`${this.stack}: ${result.summary}`] };
+  }
+
+  /** Each workload's readiness, read from the API server. */
+  async status(): Promise<WorkloadStatus[]> {
+    const ns = this.config.kubernetes.namespace;
+    const namespace = await this.kubectl.getOrNull<object>('namespace', ns);
+    const [sets, jobs, pods] = namespace
+      ? await Promise.all([
+          this.kubectl.json<K8sList<StatefulSet>>(['get', 'statefulsets']),
+          this.kubectl.json<K8sList<Job>>(['get', 'jobs']),
+          this.kubectl.json<K8sList<Pod>>(['get', 'pods']),
+        ])
+      : [{ items: [] }, { items: [] }, { items: [] }];
+    return this.deployment.specs.map((spec) => {
+      const name = objectName(this.config.project, spec.name);
+      const podsOf = pods.items.filter(
+        (p) =>
+          p.metadata.labels?.['app.kubernetes.io/name'] === spec.name &&
+          p.metadata.labels?.['app.kubernetes.io/instance'] === this.config.project,
+      );
+      if (spec.job) {
+        const job = jobs.items.find((j) => j.metadata.name === name);
+        if (!job)
+          return { service: spec.name, kind: 'job', name, image: spec.image, ready: false, state: 'absent' };
+        const done = (job.status.succeeded ?? 0) > 0;
+        const state = done
+          ? 'completed'
+          : (job.status.active ?? 0) > 0
+            ? `running${podProblem(podsOf)}`
+            : `failed (${job.status.failed ?? 0} attempts)${podProblem(podsOf)}`;
+        return { service: spec.name, kind: 'job', name, image: spec.image, ready: done, state };
+      }
+      const set = sets.items.find((s) => s.metadata.name === name);
+      if (!set)
+        return {
+          service: spec.name,
+          kind: 'statefulset',
+          name,
+          image: spec.image,
+          ready: false,
+          state: 'absent',
+        };
+      const want = set.spec.replicas ?? 1;
+      const ready = set.status.readyReplicas ?? 0;
+      const state =
+        want === 0
+          ? 'stopped (0 replicas)'
+          : `${ready}/${want} ready${ready < want ? podProblem(podsOf) : ''}`;
+      return {
+        service: spec.name,
+        kind: 'statefulset',
+        name,
+        image: spec.image,
+        ready: want > 0 && ready >= want,
+        state,
+      };
+    });
+  }
+
+  /** Credentials from the environment's Secret (written by apply). */
+  async credentials(): Promise<Credentials> {
+    const secret = objectName(this.config.project, 'credentials');
+    const found = await this.kubectl.getOrNull<{ data?: Record<string, string> }>('secret', secret);
+    if (!found)
+      throw new VectorstackError(
+        `environment ${this.config.environment} has no Secret ${secret} in namespace ${this.kubectl.namespace}`,
+        { remedy: `run: npm run up -- --env ${this.config.environment}` },
+      );
+    const credentials = {} as Credentials;
+    const missing: string[] = [];
+    for (const name of SECRET_NAMES) {
+      const value = found.data?.[name];
+      if (value) credentials[name] = Buffer.from(value, 'base64').toString('utf8');
+      else missing.push(name);
+    }
+    if (missing.length > 0)
+      throw new VectorstackError(`Secret ${secret} lacks ${missing.join(', ')}`, {
+        remedy: `run: npm run up -- --env ${this.config.environment}`,
+      });
+    return credentials;
+  }
+
+  async open(options: OpenOptions = {}): Promise<RunningStack> {
+    const credentials = await this.credentials();
+    const children: ChildProcess[] = [];
+    const close = () => stopChildren(children);
+    try {
+      const ports: Partial<Record<ServiceName, { client: number }>> = {};
+      const forwards = Object.entries(clientServices(this.config)).map(async ([service, client]) => {
+        const { child, localPort } = await this.kubectl.forward(
+          client.service,
+          client.port,
+          options.timeoutMs ?? 30_000,
+        );
+        children.push(child);
+        ports[service as ServiceName] = { client: localPort };
+      });
+      const outcomes = await Promise.allSettled(forwards);
+      const failures = outcomes.flatMap((o) =>
+        o.status === 'rejected' ? [(o.reason as Error).message] : [],
+      );
+      if (failures.length > 0)
+        throw new KubectlError(
+          `environment ${this.config.environment}: ${failures.length} store(s) cannot be reached`,
+          {
+            problems: failures,
+            remedy: `check: npm run status -- --env ${this.config.environment}`,
+          },
+        );
+      const exec: ExecInService = async (service, argv, execOptions = {}) => {
+        const pod = `${objectName(this.config.project, service)}-0`;
+        const stdout = await this.kubectl.run(
+          ['exec', ...(execOptions.input === undefined ? [] : ['-i']), pod, '-c', service, '--', ...argv],
+          {
+            input: execOptions.input,
+            timeoutMs: execOptions.timeoutMs ?? 30_000,
+          },
+        );
+        return { stdout, stderr: '' };
+      };
+      return new RunningStack(this.deployment, endpointsAt(this.config, LOOPBACK, ports), credentials, {
+        exec,
+        close,
+        describe: `kubernetes namespace ${this.config.kubernetes.namespace}, through port-forwards`,
+      });
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+}
+
+/** Why a workload's pods are not ready, in a few words: a waiting reason, a crash, an unschedulable pod. */
+function podProblem(pods: Pod[]): string {
+  for (const pod of pods) {
+    for (const c of pod.status.containerStatuses ?? []) {
+      if (c.state.waiting?.reason && c.state.waiting.reason !== 'ContainerCreating')
+        return `: ${pod.metadata.name} ${c.state.waiting.reason}${c.restartCount ? ` (${c.restartCount} restarts)` : ''}`;
+      if (c.state.terminated)
+        return `: ${pod.metadata.name} exited ${c.state.terminated.exitCode} (${c.state.terminated.reason})`;
+    }
+    const unscheduled = pod.status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    if (unscheduled)
+      return `: ${pod.metadata.name} ${unscheduled.reason}${unscheduled.message ? ` (${unscheduled.message})` : ''}`;
+    if (pod.status.phase !== 'Running') return `: ${pod.metadata.name} ${pod.status.phase}`;
+  }
+  return pods.length === 0 ? ': no pod' : '';
+}

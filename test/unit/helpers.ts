@@ -1,0 +1,28 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../lib/config/load.js';
+import type { ConfigOverrides, EnvironmentName, VectorstackConfig } from '../../lib/config/schema.js';
+import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
+
+/**
+ * A fresh, empty working directory and cache per call: a unit test never reads a config file, an image override file
+ * or a toolchain record that happens to lie around (the shared temp directory, the developer's cache).
+ */
+export function isolated(): { cwd: string; environ: NodeJS.ProcessEnv } {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'vs-unit-'));
+  return { cwd, environ: { VECTORSTACK_CACHE_DIR: path.join(cwd, 'cache') } };
+}
+
+export function testConfig(
+  env: EnvironmentName = 'local',
+  overrides: ConfigOverrides = {},
+): VectorstackConfig {
+  const { cwd } = isolated();
+  return loadConfig({ env, cwd, environ: {}, overrides });
+}
+
+export function testDeployment(env: EnvironmentName = 'local', overrides: ConfigOverrides = {}): Deployment {
+  const { cwd, environ } = isolated();
+  return resolveDeployment(loadConfig({ env, cwd, environ: {}, overrides }), { cwd, environ });
+}
