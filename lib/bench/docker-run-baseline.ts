@@ -1,6 +1,7 @@
 import { $ } from 'zx';
 import type { Credentials } from '../credentials.js';
 import { renderTemplate, type ServiceSpec } from '../services/types.js';
+import { WaitAbortError, waitFor } from '../util/poll.js';
 
 /**
  * The baseline `npm run bench:up` compares against: the same service specs started with plain `docker run`, in
@@ -57,17 +58,19 @@ export async function dockerRunBaseline(
   }
 }
 
+/** What a hand-written script does: poll `docker inspect` every 250 ms until the health check passes. */
 async function waitHealthy(container: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const status = (
-      await $({ quiet: true })`docker inspect --format ${'{{.State.Health.Status}}'} ${container}`
-    ).stdout.trim();
-    if (status === 'healthy') return;
-    if (status === 'unhealthy') throw new Error(`${container} became unhealthy`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${container} not healthy within ${timeoutMs} ms`);
+  await waitFor(
+    `${container} healthy`,
+    async () => {
+      const status = (
+        await $({ quiet: true })`docker inspect --format ${'{{.State.Health.Status}}'} ${container}`
+      ).stdout.trim();
+      if (status === 'unhealthy') throw new WaitAbortError(`${container} became unhealthy`);
+      return status === 'healthy' || { waiting: status };
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
 }
 
 export async function removeBaseline(specs: ServiceSpec[], prefix: string): Promise<void> {

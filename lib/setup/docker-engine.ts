@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
+import { waitFor } from '../util/poll.js';
 import { type SetupContext, SetupError, type StepOutcome } from './types.js';
 
 /** The engine's server version, or null when no engine answers. */
@@ -59,17 +60,16 @@ export async function ensureDockerEngine(ctx: SetupContext): Promise<StepOutcome
   const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
   child.unref();
   // Bounded wait for the socket; dockerd is usually up within a few seconds.
-  for (let attempt = 0; attempt < 60; attempt++) {
-    const version = await dockerServerVersion();
-    if (version) {
-      return {
-        status: source === 'apt docker.io' ? 'installed' : 'started',
-        source,
-        version,
-        detail: `dockerd log ${logFile}`,
-      };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  throw new SetupError(`dockerd did not answer within 60 s`, `see ${logFile}\n${DOCKER_MANUAL_STEPS}`);
+  const version = await waitFor('dockerd answering', async () => (await dockerServerVersion()) ?? undefined, {
+    timeoutMs: 60_000,
+    intervalMs: 1000,
+  }).catch(() => {
+    throw new SetupError('dockerd did not answer within 60 s', `see ${logFile}\n${DOCKER_MANUAL_STEPS}`);
+  });
+  return {
+    status: source === 'apt docker.io' ? 'installed' : 'started',
+    source,
+    version,
+    detail: `dockerd log ${logFile}`,
+  };
 }
