@@ -22,7 +22,7 @@ export const KUBERNETES_BASE: KubernetesSettings = {
   appNamespace: null,
   dns: { namespace: 'kube-system', podSelector: 'k8s-app=kube-dns' },
   images: {},
-  useHostImages: false,
+  localCluster: false,
   objectStorage: { kind: 'minio' },
   operators: {
     postgres: {

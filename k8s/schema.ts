@@ -64,7 +64,7 @@ export const kubernetesSchema = z.strictObject({
   namespace: dnsLabel,
   /** Create (and label) the namespace; false when the platform team hands out namespaces. */
   createNamespace: z.boolean(),
-  /** Kubeconfig file; null: $KUBECONFIG, then ~/.kube/config. */
+  /** Kubeconfig file; null: the local cluster's (localCluster), else $KUBECONFIG, then ~/.kube/config. */
   kubeconfig: z.string().min(1).nullable(),
   /** Kube context to deploy to; null: the kubeconfig's current context (refused for production). */
   context: z.string().min(1).nullable(),
@@ -93,11 +93,11 @@ export const kubernetesSchema = z.strictObject({
   /** Image overrides for this cluster (registry mirrors). */
   images: z.partialRecord(z.enum(IMAGE_KEYS as [ImageKey, ...ImageKey[]]), z.string().min(1)),
   /**
-   * Use the images `npm run setup` built on this host (its image override file) instead of the pinned public ones:
-   * only for a cluster that has them, such as the kit's local cluster (`npm run cluster`), which imports them.
-   * @default false
+   * The environment runs on the kit's own single-node cluster (`npm run cluster -- up`): its kubeconfig and context
+   * unless set here, and the images `npm run setup` built on this host, which `up` imports into the cluster's
+   * containerd. @default false
    */
-  useHostImages: z.boolean(),
+  localCluster: z.boolean(),
   objectStorage,
   /** Production options beyond one pod, each rendered through CDKTF; see docs/kubernetes.md. */
   operators: z.strictObject({

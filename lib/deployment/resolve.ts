@@ -59,14 +59,14 @@ export function resolveDeployment(config: VectorstackConfig, options: ResolveOpt
 
 /**
  * Cluster images: the pinned defaults, then config.images, then the cluster's own overrides. The images `npm run
- * setup` built are tags in this host's Docker engine, which a cluster cannot pull; they apply only when the cluster has
- * them (`kubernetes.useHostImages`, e.g. the kit's local cluster, which imports them).
+ * setup` built are tags in this host's Docker engine, which a cluster cannot pull; they apply only on the kit's local
+ * cluster (`kubernetes.localCluster`), into which `up` imports them.
  */
 export function clusterImages(
   config: VectorstackConfig,
   environ: NodeJS.ProcessEnv = process.env,
 ): Record<ImageKey, string> {
-  const host = config.kubernetes.useHostImages ? readImageOverrides(imagesFile(environ)) : {};
+  const host = config.kubernetes.localCluster ? readImageOverrides(imagesFile(environ)) : {};
   return { ...DEFAULT_IMAGES, ...host, ...config.images, ...config.kubernetes.images } as Record<
     ImageKey,
     string

@@ -37,12 +37,12 @@ describe('resolveDeployment', () => {
     expect(deployment.specs.find((s) => s.name === 'milvus')!.env.ETCD_ENDPOINTS).toEqual(['etcd:2379']);
   });
 
-  it('Kubernetes: the host images apply only when the cluster has them (useHostImages)', () => {
+  it('Kubernetes: the host images apply only when the cluster has them (localCluster)', () => {
     const { cwd, environ } = withOfflineImages();
     const plain = resolveDeployment(loadConfig({ env: 'staging', cwd, environ: {} }), { cwd, environ });
     expect(plain.images.postgres).toBe(DEFAULT_IMAGES.postgres);
     const local = resolveDeployment(
-      loadConfig({ env: 'staging', cwd, environ: {}, overrides: { kubernetes: { useHostImages: true } } }),
+      loadConfig({ env: 'staging', cwd, environ: {}, overrides: { kubernetes: { localCluster: true } } }),
       { cwd, environ },
     );
     expect(local.images.postgres).toBe('vectorstack-offline/postgres:17');

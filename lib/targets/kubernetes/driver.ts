@@ -6,6 +6,7 @@ import type { Credentials } from '../../credentials.js';
 import { clientServices, kubernetesStackName, objectName } from '../../deployment/names.js';
 import type { Deployment } from '../../deployment/resolve.js';
 import { VectorstackError } from '../../errors.js';
+import { importClusterImages } from '../../localcluster/index.js';
 import { SECRET_NAMES, type ServiceName } from '../../services/types.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
 import { endpointsAt } from '../../stack/endpoints.js';
@@ -20,7 +21,7 @@ import type {
   WorkloadStatus,
 } from '../driver.js';
 import { converge, terraformCli } from '../terraform.js';
-import { Kubectl, KubectlError, kubeconfigPath, stopChildren } from './kubectl.js';
+import { Kubectl, KubectlError, kubeContext, kubeconfigPath, stopChildren } from './kubectl.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -95,8 +96,11 @@ export class KubernetesDriver implements TargetDriver {
     return converge(cli, {
       stackDir: path.join(outdir, 'stacks', this.stack),
       label: this.stack,
-      // The providers read the kubeconfig from here, so the synthesized JSON names no path of this host.
-      env: { KUBE_CONFIG_PATH: kubeconfigPath(this.config, environ) },
+      // The providers read the kubeconfig (and context) from here, so the synthesized JSON names no path of this host.
+      env: {
+        KUBE_CONFIG_PATH: kubeconfigPath(this.config, environ),
+        ...(kubeContext(this.config) ? { KUBE_CTX: kubeContext(this.config)! } : {}),
+      },
       destroy: options.destroy,
       planOnly: options.planOnly,
       waits: options.wait === false ? 'no waiting for rollouts' : 'waits for rollouts and the bucket job',
@@ -105,6 +109,16 @@ export class KubernetesDriver implements TargetDriver {
   }
 
   async apply(options: ApplyOptions = {}): Promise<ApplyResult> {
+    if (this.config.kubernetes.localCluster && !options.planOnly) {
+      // The kit's own cluster has no registry: the images setup built on this host are imported into its containerd.
+      const tags = [...new Set(this.deployment.specs.map((s) => s.image))];
+      const imported = await importClusterImages(tags, {
+        environ: this.deployment.environ,
+        log: (line) => this.progress.log(line),
+      });
+      if (imported.imported.length > 0)
+        this.progress.log(`local cluster: imported ${imported.imported.length} image(s) into its containerd`);
+    }
     const result = await this.converge({ wait: options.wait, planOnly: options.planOnly });
     const wait = options.wait !== false && !options.planOnly;
     return {

@@ -4,15 +4,26 @@ import path from 'node:path';
 import { $ } from 'zx';
 import type { VectorstackConfig } from '../../config/schema.js';
 import { VectorstackError } from '../../errors.js';
+import { CLUSTER_CONTEXT, clusterLayout } from '../../localcluster/layout.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
 
 /** kubectl failed, or the cluster refused or lacks what was asked for. */
 export class KubectlError extends VectorstackError {}
 
-/** The kubeconfig kubectl and the providers use: the configured file, else the first of $KUBECONFIG, else ~/.kube/config. */
+/**
+ * The kubeconfig kubectl and the providers use: the configured file, else the local cluster's (localCluster), else the
+ * first of $KUBECONFIG, else ~/.kube/config.
+ */
 export function kubeconfigPath(config: VectorstackConfig, environ: NodeJS.ProcessEnv = process.env): string {
+  if (config.kubernetes.kubeconfig) return config.kubernetes.kubeconfig;
+  if (config.kubernetes.localCluster) return clusterLayout(environ).kubeconfig;
   const first = environ.KUBECONFIG?.split(path.delimiter).find((p) => p !== '');
-  return config.kubernetes.kubeconfig ?? first ?? path.join(environ.HOME ?? os.homedir(), '.kube', 'config');
+  return first ?? path.join(environ.HOME ?? os.homedir(), '.kube', 'config');
+}
+
+/** The kube context: the configured one, else the local cluster's (localCluster), else the kubeconfig's current one. */
+export function kubeContext(config: VectorstackConfig): string | null {
+  return config.kubernetes.context ?? (config.kubernetes.localCluster ? CLUSTER_CONTEXT : null);
 }
 
 /** kubectl bound to one environment: its kubeconfig, context and namespace. */
@@ -27,12 +38,12 @@ export class Kubectl {
   ) {
     // A kubectl setup built (air-gapped hosts) wins over one on PATH.
     this.binary = readToolchain(environ).kubectl?.binary ?? 'kubectl';
-    const k = config.kubernetes;
-    this.namespace = k.namespace;
+    const context = kubeContext(config);
+    this.namespace = config.kubernetes.namespace;
     this.baseArgs = [
       `--kubeconfig=${kubeconfigPath(config, environ)}`,
-      ...(k.context ? [`--context=${k.context}`] : []),
-      `--namespace=${k.namespace}`,
+      ...(context ? [`--context=${context}`] : []),
+      `--namespace=${config.kubernetes.namespace}`,
       '--request-timeout=20s',
     ];
   }
