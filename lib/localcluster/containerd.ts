@@ -38,7 +38,9 @@ oom_score = 0
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
-  restrict_oom_score_adj = false
+  # This host grants root no CAP_SYS_RESOURCE: an oom_score_adj below containerd's own (the pod sandbox's -998)
+  # fails with EACCES in runc, so adjustments are clamped to containerd's value.
+  restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   enable_unprivileged_ports = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -56,13 +58,16 @@ oom_score = 0
 `;
 }
 
+/** Name of the pods' CNI network (libcni caches results as /var/lib/cni/results/<name>-<id>-<if>). */
+export const CNI_NETWORK = 'vectorstack-cluster';
+
 /** The pods' network: the cluster bridge, host-local addresses from the pod range, state under the cluster dir. */
 export function cniConfig(layout: ClusterLayout): string {
   const gateway = layout.nodeIp;
   return `${JSON.stringify(
     {
       cniVersion: '1.0.0',
-      name: 'vectorstack-cluster',
+      name: CNI_NETWORK,
       plugins: [
         {
           type: 'bridge',

@@ -1,4 +1,13 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import type { ClusterLayout } from './layout.js';
@@ -137,4 +146,90 @@ export function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Host directories outside the cluster's own that its components write to whatever their configuration: shim sockets
+ * (/run/containerd/s, fixed in containerd 1.6), libcni's result cache (/var/lib/cni/results) and the kubelet's
+ * /var/log/containers symlinks. Whether each existed is recorded before the first `up`; `down` removes the cluster's
+ * entries in them and the directories it created, once empty.
+ */
+export const SHARED_HOST_DIRS = [
+  '/run/containerd',
+  '/run/containerd/s',
+  '/run/containerd/fifo',
+  '/var/lib/cni',
+  '/var/lib/cni/results',
+  '/var/log/containers',
+];
+
+function hostDirsFile(layout: ClusterLayout): string {
+  return path.join(layout.stateDir, 'host-dirs-baseline.json');
+}
+
+export function recordHostDirs(layout: ClusterLayout): void {
+  if (existsSync(hostDirsFile(layout))) return;
+  const existing = SHARED_HOST_DIRS.filter((d) => existsSync(d));
+  writeFileSync(hostDirsFile(layout), `${JSON.stringify(existing, null, 2)}\n`);
+}
+
+/**
+ * The cluster's entries in the shared host directories: CNI results of its network and of the loopback network of
+ * its sandboxes (`cni-loopback-<sandbox id>-lo`; ids from its own network's results and `sandboxIds`), and log links
+ * into its state directory.
+ */
+export function sharedHostEntries(
+  layout: ClusterLayout,
+  network: string,
+  sandboxIds: string[] = [],
+): string[] {
+  const entries: string[] = [];
+  const results = '/var/lib/cni/results';
+  if (existsSync(results)) {
+    const files = readdirSync(results);
+    const ids = new Set(sandboxIds);
+    for (const f of files) {
+      const m = new RegExp(`^${network}-([0-9a-f]{64})-`).exec(f);
+      if (m) {
+        ids.add(m[1]!);
+        entries.push(path.join(results, f));
+      }
+    }
+    for (const f of files) {
+      const m = /^cni-loopback-([0-9a-f]{64})-lo$/.exec(f);
+      if (m && ids.has(m[1]!)) entries.push(path.join(results, f));
+    }
+  }
+  const links = '/var/log/containers';
+  if (existsSync(links))
+    for (const f of readdirSync(links)) {
+      const file = path.join(links, f);
+      try {
+        if (readlinkSync(file).startsWith(`${layout.stateDir}/`)) entries.push(file);
+      } catch {}
+    }
+  return entries;
+}
+
+/** Removes the cluster's entries, then the shared directories it created if they are empty now. */
+export function cleanSharedHostDirs(
+  layout: ClusterLayout,
+  network: string,
+  sandboxIds: string[] = [],
+): string[] {
+  const removed: string[] = [];
+  for (const entry of sharedHostEntries(layout, network, sandboxIds)) {
+    rmSync(entry, { force: true });
+    removed.push(`file ${entry}`);
+  }
+  const file = hostDirsFile(layout);
+  const existed: string[] = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : SHARED_HOST_DIRS;
+  for (const dir of [...SHARED_HOST_DIRS].reverse()) {
+    if (existed.includes(dir) || !existsSync(dir)) continue;
+    try {
+      rmdirSync(dir);
+      removed.push(`directory ${dir}`);
+    } catch {}
+  }
+  return removed;
 }

@@ -10,16 +10,19 @@ import {
   startLocalPathProvisioner,
 } from './addons.js';
 import { ApiClient } from './api.js';
-import { containerdImageName, ctr, importImages, startContainerd } from './containerd.js';
+import { CNI_NETWORK, containerdImageName, ctr, importImages, startContainerd } from './containerd.js';
 import { startControlPlane } from './control-plane.js';
 import { LocalClusterError } from './errors.js';
 import { etcdImage, etcdRunning, removeEtcd, startEtcd } from './etcd.js';
 import {
+  cleanSharedHostDirs,
   mountsUnder,
   podProcesses,
+  recordHostDirs,
   recordSysctls,
   removePodCgroups,
   restoreSysctls,
+  sharedHostEntries,
   unmountAll,
 } from './host.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -260,6 +263,7 @@ export async function clusterUp(options: ClusterOptions = {}): Promise<ClusterUp
   // What the host had before this cluster: down removes only what is not in these records.
   await recordBaseline(layout);
   recordSysctls(layout);
+  recordHostDirs(layout);
 
   const { pki, kubeconfigs } = ensureCredentials(layout);
   await ensureBridge(layout);
@@ -390,6 +394,7 @@ export async function clusterLeftovers(options: { environ?: NodeJS.ProcessEnv } 
       for (const chain of chains) left.push(`iptables ${table}/${chain}`);
     for (const set of created.ipsets) left.push(`ipset ${set}`);
   }
+  for (const entry of sharedHostEntries(layout, CNI_NETWORK)) left.push(`file ${entry}`);
   for (const dir of [layout.stateDir, layout.runDir]) if (existsSync(dir)) left.push(`directory ${dir}`);
   return left;
 }
@@ -406,6 +411,7 @@ export async function clusterDown(options: ClusterOptions = {}): Promise<Cluster
   const layout = clusterLayout(options.environ);
   const log = options.log ?? (() => {});
   const removed: string[] = [];
+  const sandboxIds: string[] = [];
   // Agents first (kube-router would re-add its rules), then the node, then the control plane.
   for (const name of [
     'kube-router',
@@ -437,6 +443,7 @@ export async function clusterDown(options: ClusterOptions = {}): Promise<Cluster
       await run(['tasks', 'delete', '-f', id]);
     }
     const containers = (await run(['containers', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+    sandboxIds.push(...containers);
     for (const id of containers) await run(['containers', 'delete', id]);
     if (tasks.length + containers.length > 0)
       removed.push(`${tasks.length} tasks, ${containers.length} containers`);
@@ -453,6 +460,15 @@ export async function clusterDown(options: ClusterOptions = {}): Promise<Cluster
   for (const cg of await removePodCgroups()) removed.push(`cgroup ${cg}`);
   removed.push(...(await removeNetwork(layout)));
   for (const s of restoreSysctls(layout)) removed.push(`sysctl restored ${s}`);
+  removed.push(...cleanSharedHostDirs(layout, CNI_NETWORK, sandboxIds));
+  // Never delete through a mount that is still there (a bind mount would take its source's files with it).
+  const stillMounted = mountsUnder([layout.stateDir, layout.runDir]);
+  if (stillMounted.length > 0)
+    throw new LocalClusterError(
+      'cluster down',
+      `these mounts could not be removed, so ${layout.stateDir} and ${layout.runDir} are kept: ${stillMounted.join(', ')}`,
+      'find what holds them (fuser -vm <mount>), stop it, and run npm run cluster -- down again',
+    );
   for (const dir of [layout.runDir, layout.stateDir]) {
     if (!existsSync(dir)) continue;
     rmSync(dir, { recursive: true, force: true });
