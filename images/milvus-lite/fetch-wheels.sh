@@ -1,10 +1,8 @@
 #!/bin/sh
 # Download the hash-pinned wheels of requirements.txt for the image's interpreter
 # (Debian trixie: CPython 3.13, glibc 2.41, x86_64) into <out> (default: wheels/).
-# Runs on any host with pip; every file is checked against requirements.txt's sha256s.
-# Regenerate requirements.txt (hashes included) with pip-compile under Python 3.13:
-#   pip-compile --generate-hashes --allow-unsafe --strip-extras --no-header \
-#     --output-file requirements.txt requirements.in
+# Runs on any host with pip; every file is checked against requirements.txt's sha256s (--require-hashes),
+# so a changed or substituted file on the index fails the download.
 set -eu
 cd "$(dirname "$0")"
 OUT=${1:-wheels}

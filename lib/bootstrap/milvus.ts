@@ -1,14 +1,19 @@
-import { DataType, type FieldType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType, type FieldType, FunctionType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type {
   MilvusCapability,
   MilvusCollectionSpec,
+  MilvusFieldSpec,
   MilvusIndexSpec,
 } from '../../schemas/milvus/collections.js';
+import {
+  detectMilvusCapabilities,
+  type MilvusCapabilities,
+  type MilvusFeature,
+  supports,
+} from '../milvus/capabilities.js';
+import { checkStatus, type MilvusStatus } from '../milvus/status.js';
 import { waitFor } from '../util/poll.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
-
-/** First server version with each capability. */
-const CAPABILITY_SINCE: Record<MilvusCapability, [number, number]> = { sparseVectors: [2, 4] };
 
 export interface MilvusContext {
   client: MilvusClient;
@@ -17,39 +22,90 @@ export interface MilvusContext {
   allowRecreate: boolean;
   /** Bound on waiting for a collection to load. */
   loadTimeoutMs?: number;
+  /** What the server can do; detected (and cached per client) when absent. */
+  capabilities?: MilvusCapabilities;
 }
 
-interface MilvusStatus {
-  error_code?: string | number;
-  code?: number;
-  reason?: string;
+/** A Milvus plan, with the capabilities it was made for. */
+export interface MilvusPlan extends ExecutablePlan {
+  capabilities: MilvusCapabilities;
 }
 
-/**
- * Throws unless Milvus answered Success. The SDK turns an unimplemented call into an empty `{}`: that is reported as
- * "not supported by this server" rather than mistaken for success.
- */
+/** Throws (exit 1) unless Milvus answered Success; an empty answer is "not implemented by this server". */
 function check(status: MilvusStatus | undefined, what: string): void {
-  if (status?.error_code === undefined && status?.code === undefined)
-    throw new BootstrapError(`milvus: ${what}: not supported by this server (empty response)`);
-  if (status.error_code !== 'Success' && status.error_code !== 0)
-    throw new BootstrapError(`milvus: ${what} failed: ${status.reason || String(status.error_code)}`);
+  try {
+    checkStatus(status, what);
+  } catch (error) {
+    throw new BootstrapError((error as Error).message);
+  }
 }
 
-/** `v2.3.5-lite` → [2, 3, 5]; null when the server does not say. */
+/** `v2.3.5-lite` → [2, 3, 5]; null when the server does not say. For reports only: gates use detected capabilities. */
 export function parseMilvusVersion(version: string | undefined): [number, number, number] | null {
   const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
   return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : null;
 }
 
+/**
+ * @deprecated The planner no longer gates on version numbers (lib/milvus/capabilities.ts asks the server). Kept only
+ * for callers that still import it; it answers for `sparseVectors` (Milvus ≥ 2.4) and nothing else.
+ */
 export function milvusSupports(
   version: [number, number, number] | null,
   capability: MilvusCapability,
 ): boolean {
-  if (!version) return false;
-  const [major, minor] = CAPABILITY_SINCE[capability];
-  return version[0] > major || (version[0] === major && version[1] >= minor);
+  if (!version || capability !== 'sparseVectors') return false;
+  return version[0] > 2 || (version[0] === 2 && version[1] >= 4);
 }
+
+/** Every feature a set of specs makes the planner ask about. */
+export function featuresFor(specs: MilvusCollectionSpec[]): MilvusFeature[] {
+  const wanted = new Set<MilvusFeature>();
+  for (const spec of specs) {
+    for (const feature of spec.requires) wanted.add(feature);
+    if (spec.insteadOf) wanted.add(spec.insteadOf.feature);
+    for (const index of spec.indexes) {
+      if (index.indexType === 'HNSW') wanted.add('denseHnsw');
+      if (index.indexType === '') wanted.add('scalarDefaultIndex');
+    }
+  }
+  return [...wanted];
+}
+
+/**
+ * The spec as this server will hold it: HNSW becomes AUTOINDEX where the server refuses HNSW (its own parameters
+ * instead of M/efConstruction), and a default scalar index becomes the explicit type the server needs. Each such
+ * substitution is returned as a note for the plan's warnings. Never decided by version: only by probed features.
+ */
+export function effectiveSpec(
+  spec: MilvusCollectionSpec,
+  caps: MilvusCapabilities,
+): { spec: MilvusCollectionSpec; notes: string[] } {
+  const notes: string[] = [];
+  const indexes = spec.indexes.flatMap((index): MilvusIndexSpec[] => {
+    if (index.indexType === 'HNSW' && caps.features.denseHnsw && !caps.features.denseHnsw.supported) {
+      notes.push(
+        `${spec.name}.${index.field}: HNSW refused by this server (${caps.features.denseHnsw.detail}): AUTOINDEX instead, M/efConstruction not applied`,
+      );
+      return [{ field: index.field, indexType: 'AUTOINDEX', metric: index.metric }];
+    }
+    const scalar = caps.features.scalarDefaultIndex;
+    if (index.indexType === '' && scalar && !scalar.supported) {
+      if (!scalar.value) {
+        notes.push(
+          `${spec.name}.${index.field}: no scalar index type accepted (${scalar.detail}): not indexed`,
+        );
+        return [];
+      }
+      return [{ ...index, indexType: scalar.value }];
+    }
+    return [index];
+  });
+  return { spec: { ...spec, indexes }, notes };
+}
+
+/** The index's name: the field, with `array[sub]` written `array_sub`. */
+const indexName = (field: string) => field.replace(/\W+/g, '_').replace(/_$/, '');
 
 /** Index parameters as Milvus reports them: 2.3 nests them as JSON under `params`, later versions flatten them. */
 function indexSettings(params: { key: string; value: string | number }[]): Record<string, string> {
@@ -63,33 +119,43 @@ function indexSettings(params: { key: string; value: string | number }[]): Recor
   return out;
 }
 
-export async function planMilvus(ctx: MilvusContext): Promise<ExecutablePlan> {
+export async function planMilvus(ctx: MilvusContext): Promise<MilvusPlan> {
   const { client, prefix } = ctx;
-  const versionResponse = await client.getVersion();
-  const serverVersion = versionResponse.version || 'unknown';
-  const version = parseMilvusVersion(versionResponse.version);
+  const caps =
+    ctx.capabilities ??
+    (await detectMilvusCapabilities(client, { features: featuresFor(ctx.collections), prefix }));
+  const serverVersion = caps.version ?? 'unknown (GetVersion not implemented)';
+  const server = caps.version ? `Milvus ${caps.version}` : 'this Milvus server (version unknown)';
   const actions: PlannedAction[] = [];
   const drift: Drift[] = [];
   const warnings: string[] = [];
   const specs = new Map<string, MilvusCollectionSpec>();
+  // ShowCollections, not HasCollection: the SDK's hasCollection reads only error_code, which milvus-lite leaves at
+  // Success for a missing collection (code 100).
+  const listed = await client.listCollections();
+  check(listed.status, 'listCollections');
+  const existing = new Set(listed.data.map((c) => c.name));
   const action = (kind: string, target: string, detail: string, destructive = false) =>
     actions.push({ store: 'milvus', kind, target, detail, destructive });
 
-  for (const spec of ctx.collections) {
-    const name = prefix + spec.name;
-    specs.set(name, spec);
-    const missing = spec.requires.filter((c) => !milvusSupports(version, c));
+  for (const original of ctx.collections) {
+    const name = prefix + original.name;
+    if (original.insteadOf && supports(caps, original.insteadOf.feature)) continue;
+    const missing = original.requires.filter((c) => !supports(caps, c));
     if (missing.length > 0) {
-      const message = `collection ${name} needs ${missing.join(', ')}, which Milvus ${serverVersion} lacks (since ${missing.map((c) => CAPABILITY_SINCE[c].join('.')).join(', ')})`;
-      if (spec.optional) {
-        warnings.push(`${message}: skipped`);
+      const why = missing.map((c) => `${c}: ${caps.features[c]?.detail ?? 'not probed'}`).join('; ');
+      const stand = ctx.collections.find((s) => s.insteadOf?.collection === original.name);
+      const message = `collection ${name} needs ${missing.join(', ')}, which ${server} lacks (${why})`;
+      if (original.optional) {
+        warnings.push(`${message}: skipped${stand ? `; ${prefix + stand.name} serves instead` : ''}`);
         continue;
       }
       throw new BootstrapError(`${message}; it is required`);
     }
-    const has = await client.hasCollection({ collection_name: name });
-    check(has.status, `hasCollection ${name}`);
-    if (!has.value) {
+    const { spec, notes } = effectiveSpec(original, caps);
+    warnings.push(...notes.map((n) => prefix + n));
+    specs.set(name, spec);
+    if (!existing.has(name)) {
       action('create-collection', name, describeFields(spec));
       for (const index of spec.indexes)
         action('create-index', `${name}.${index.field}`, describeIndex(index));
@@ -119,7 +185,9 @@ export async function planMilvus(ctx: MilvusContext): Promise<ExecutablePlan> {
     const liveIndexes = described.index_descriptions ?? [];
     let released = false;
     for (const index of spec.indexes) {
-      const live = liveIndexes.find((d) => d.field_name === index.field);
+      const live = liveIndexes.find(
+        (d) => d.field_name === index.field || d.index_name === indexName(index.field),
+      );
       const target = `${name}.${index.field}`;
       if (!live) {
         action('create-index', target, describeIndex(index));
@@ -155,8 +223,24 @@ export async function planMilvus(ctx: MilvusContext): Promise<ExecutablePlan> {
     actions,
     drift,
     warnings,
+    capabilities: caps,
     execute: (a) => executeMilvusAction(ctx, specs, a),
   };
+}
+
+/** The type a field reports in describeCollection. */
+const liveType = (field: MilvusFieldSpec) => (field.type === 'ArrayOfStruct' ? 'Array' : field.type);
+
+interface LiveField {
+  name: string;
+  data_type: string;
+  dataType?: number;
+  element_type?: string;
+  type_params?: { key: string; value: unknown }[];
+  dim?: unknown;
+  is_primary_key?: boolean;
+  is_function_output?: boolean;
+  fields?: LiveField[];
 }
 
 async function collectionFieldDrift(
@@ -170,25 +254,62 @@ async function collectionFieldDrift(
   const resolution = 're-run with --allow-recreate (DROPS the collection and all its data)';
   const add = (field: string, expected: string, actual: string) =>
     drift.push({ store: 'milvus', target: name, field, expected, actual, resolution });
-  const live = new Map(described.schema.fields.map((f) => [f.name, f]));
+  const liveFields = described.schema.fields as unknown as LiveField[];
+  const live = new Map(liveFields.map((f) => [f.name, f]));
   for (const field of spec.fields) {
     const found = live.get(field.name);
     if (!found) {
       add(`field ${field.name}`, field.type, 'missing');
       continue;
     }
-    if (String(found.data_type) !== field.type)
+    if (String(found.data_type) !== liveType(field))
       add(`field ${field.name} type`, field.type, String(found.data_type));
-    const typeParams = Object.fromEntries(found.type_params.map((p) => [p.key, String(p.value)]));
+    const typeParams = Object.fromEntries((found.type_params ?? []).map((p) => [p.key, String(p.value)]));
     if (field.dim !== undefined && typeParams.dim !== String(field.dim))
       add(`field ${field.name} dimension`, String(field.dim), typeParams.dim ?? 'none');
     if (field.maxLength !== undefined && typeParams.max_length !== String(field.maxLength))
       add(`field ${field.name} max_length`, String(field.maxLength), typeParams.max_length ?? 'none');
     if (Boolean(field.primaryKey) !== Boolean(found.is_primary_key))
       add(`field ${field.name} primary key`, String(Boolean(field.primaryKey)), String(found.is_primary_key));
+    if (Boolean(field.analyzer) !== (typeParams.enable_analyzer === 'true'))
+      add(
+        `field ${field.name} analyzer`,
+        String(Boolean(field.analyzer)),
+        typeParams.enable_analyzer ?? 'false',
+      );
+    if (Boolean(field.functionOutput) !== Boolean(found.is_function_output))
+      add(
+        `field ${field.name} function output`,
+        String(Boolean(field.functionOutput)),
+        String(Boolean(found.is_function_output)),
+      );
+    if (field.type === 'ArrayOfStruct') {
+      if (found.element_type !== 'Struct')
+        add(`field ${field.name} element type`, 'Struct', String(found.element_type));
+      const sub = new Map((found.fields ?? []).map((f) => [f.name, f]));
+      for (const s of field.structFields ?? []) {
+        const liveSub = sub.get(s.name);
+        if (!liveSub) {
+          add(`field ${field.name}[${s.name}]`, s.type, 'missing');
+          continue;
+        }
+        const subType = liveSub.dataType !== undefined ? DataType[liveSub.dataType] : liveSub.data_type;
+        if (subType !== s.type && liveSub.element_type !== s.type)
+          add(`field ${field.name}[${s.name}] type`, s.type, String(subType));
+        const subDim =
+          liveSub.dim ?? (liveSub.type_params ?? []).find((p) => p.key === 'dim')?.value ?? undefined;
+        if (s.dim !== undefined && String(subDim) !== String(s.dim))
+          add(`field ${field.name}[${s.name}] dimension`, String(s.dim), String(subDim ?? 'none'));
+      }
+    }
   }
   for (const extra of [...live.keys()].filter((n) => !spec.fields.some((f) => f.name === n)))
     add(`field ${extra}`, 'absent', String(live.get(extra)!.data_type));
+  // Servers that report functions (2.6) must report the spec's; milvus-lite reports none but marks the output field.
+  const liveFunctions = (described.schema as { functions?: { name: string }[] }).functions ?? [];
+  if (liveFunctions.length > 0)
+    for (const fn of spec.functions ?? [])
+      if (!liveFunctions.some((f) => f.name === fn.name)) add(`function ${fn.name}`, fn.type, 'missing');
   return drift;
 }
 
@@ -210,9 +331,12 @@ function indexDifferences(
 }
 
 function describeFields(spec: MilvusCollectionSpec): string {
-  return spec.fields
-    .map((f) => `${f.name} ${f.type}${f.dim ? `(${f.dim})` : ''}${f.primaryKey ? ' PK' : ''}`)
-    .join(', ');
+  const one = (f: MilvusFieldSpec): string =>
+    f.type === 'ArrayOfStruct'
+      ? `${f.name} Array<Struct{${(f.structFields ?? []).map(one).join(', ')}}>(${f.maxCapacity})`
+      : `${f.name} ${f.type}${f.dim ? `(${f.dim})` : ''}${f.primaryKey ? ' PK' : ''}${f.functionOutput ? ' (function output)' : ''}`;
+  const functions = (spec.functions ?? []).map((fn) => `; ${fn.type} ${fn.input} → ${fn.output}`).join('');
+  return spec.fields.map(one).join(', ') + functions;
 }
 
 function describeIndex(index: MilvusIndexSpec): string {
@@ -223,13 +347,22 @@ function describeIndex(index: MilvusIndexSpec): string {
   return `${index.indexType} ${index.metric ?? ''} ${params}`.replace(/\s+/g, ' ').trim();
 }
 
-function toFieldType(field: MilvusCollectionSpec['fields'][number]): FieldType {
+function toFieldType(field: MilvusFieldSpec): FieldType {
+  if (field.type === 'ArrayOfStruct')
+    return {
+      name: field.name,
+      data_type: DataType.Array,
+      element_type: DataType.Struct,
+      max_capacity: field.maxCapacity,
+      fields: (field.structFields ?? []).map(toFieldType),
+    } as FieldType;
   return {
     name: field.name,
     data_type: DataType[field.type],
     is_primary_key: field.primaryKey ?? false,
     ...(field.maxLength !== undefined ? { max_length: field.maxLength } : {}),
     ...(field.dim !== undefined ? { dim: field.dim } : {}),
+    ...(field.analyzer ? { enable_analyzer: true } : {}),
   };
 }
 
@@ -237,7 +370,7 @@ async function createIndex(client: MilvusClient, name: string, index: MilvusInde
   const status = await client.createIndex({
     collection_name: name,
     field_name: index.field,
-    index_name: index.field,
+    index_name: indexName(index.field),
     ...(index.indexType ? { index_type: index.indexType } : {}),
     ...(index.metric ? { metric_type: index.metric } : {}),
     ...(index.params ? { params: index.params } : {}),
@@ -251,13 +384,26 @@ async function executeMilvusAction(
   action: PlannedAction,
 ): Promise<void> {
   const { client } = ctx;
-  const [name, field] = action.target.split('.') as [string, string | undefined];
+  const dot = action.target.indexOf('.');
+  const name = dot < 0 ? action.target : action.target.slice(0, dot);
+  const field = dot < 0 ? undefined : action.target.slice(dot + 1);
   const spec = specs.get(name)!;
   const create = async () => {
     const status = await client.createCollection({
       collection_name: name,
       description: spec.description,
       fields: spec.fields.map(toFieldType),
+      ...(spec.functions?.length
+        ? {
+            functions: spec.functions.map((fn) => ({
+              name: fn.name,
+              type: FunctionType[fn.type],
+              input_field_names: [fn.input],
+              output_field_names: [fn.output],
+              params: {},
+            })),
+          }
+        : {}),
     });
     check(status, `createCollection ${name}`);
   };
@@ -272,10 +418,16 @@ async function executeMilvusAction(
     case 'release':
       return check(await client.releaseCollection({ collection_name: name }), `releaseCollection ${name}`);
     case 'recreate-index': {
-      const described = await client.describeIndex({ collection_name: name, field_name: field });
-      const indexName = described.index_descriptions?.[0]?.index_name ?? field!;
+      const described = await client.describeIndex({ collection_name: name });
+      const live = described.index_descriptions?.find(
+        (d) => d.field_name === field || d.index_name === indexName(field!),
+      );
       check(
-        await client.dropIndex({ collection_name: name, field_name: field!, index_name: indexName }),
+        await client.dropIndex({
+          collection_name: name,
+          field_name: field!,
+          index_name: live?.index_name ?? indexName(field!),
+        }),
         `dropIndex ${action.target}`,
       );
       return createIndex(client, name, spec.indexes.find((i) => i.field === field)!);

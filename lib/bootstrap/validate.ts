@@ -12,7 +12,7 @@ export const MILVUS_INDEX_TYPES = [
   'SPARSE_INVERTED_INDEX',
   'SPARSE_WAND',
 ];
-export const MILVUS_METRICS = ['COSINE', 'IP', 'L2'];
+export const MILVUS_METRICS = ['COSINE', 'IP', 'L2', 'BM25', 'MAX_SIM_COSINE', 'MAX_SIM_IP', 'MAX_SIM_L2'];
 
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const MILVUS_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
@@ -71,8 +71,12 @@ function collectionProblems(spec: MilvusCollectionSpec, prefix: string): string[
       );
   }
   for (const index of spec.indexes) {
-    if (!spec.fields.some((f) => f.name === index.field))
-      problems.push(`${where}: index on unknown field ${JSON.stringify(index.field)}`);
+    // `array[sub]`: a vector inside an Array of Struct field.
+    const [, array, sub] = /^(\w+)\[(\w+)\]$/.exec(index.field) ?? [];
+    const known = array
+      ? spec.fields.some((f) => f.name === array && f.structFields?.some((s) => s.name === sub))
+      : spec.fields.some((f) => f.name === index.field);
+    if (!known) problems.push(`${where}: index on unknown field ${JSON.stringify(index.field)}`);
     if (!MILVUS_INDEX_TYPES.includes(index.indexType))
       problems.push(
         `${where}: index on ${index.field}: indexType = ${JSON.stringify(index.indexType)}: allowed values: ${MILVUS_INDEX_TYPES.filter(Boolean).join(', ')} (or "" for the scalar default)`,

@@ -23,7 +23,9 @@ export const MILVUS_WHEEL = {
   file: 'milvus-2.3.5-py3-none-manylinux2014_x86_64.whl',
   sha256: '69515a0630ce29fd10e101fa442afea8ca1387b93a456cd9bd41fdf3deb93d04',
 };
-export const MILVUS_LITE_VERSION = '3.2.2';
+/** The milvus-lite wheel whose C++ engine (segcore, knowhere, tantivy) the milvus-lite test image serves; its sha256
+ * and those of the launcher's wheels are in images/milvus-lite/requirements.txt (pip --require-hashes). */
+export const MILVUS_LITE_VERSION = '2.5.1';
 
 const REPO = 'vectorstack-offline';
 
@@ -109,7 +111,7 @@ const milvusRecipe = recipe('milvus', 'PyPI wheel (milvus)', {
   },
 });
 
-const milvusLiteRecipe = recipe('milvus-lite', 'PyPI (milvus-lite)', {
+const milvusLiteRecipe = recipe('milvus-lite', 'PyPI wheel (milvus-lite engine)', {
   dockerDir: 'images/milvus-lite',
   repository: `${REPO}/milvus-lite`,
   version: MILVUS_LITE_VERSION,

@@ -1,0 +1,79 @@
+// Late-interaction (ColBERT-style) scoring: a chunk's score for a query is the sum, over the query's token vectors,
+// of each one's best similarity among the chunk's token vectors ("max-sim"). Pure functions.
+import type { MultiVectorMetric } from '../../schemas/milvus/collections.js';
+
+/** Similarity of two vectors, higher = more alike: cosine, inner product, or minus the Euclidean distance. */
+export function similarity(a: readonly number[], b: readonly number[], metric: MultiVectorMetric): number {
+  if (a.length !== b.length) throw new RangeError(`vectors of dimension ${a.length} and ${b.length}`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  let dist = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+    dist += (x - y) * (x - y);
+  }
+  if (metric === 'ip') return dot;
+  if (metric === 'l2') return -Math.sqrt(dist);
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
+/** Σ over query tokens of the best similarity among the document's tokens; undefined for a document without tokens. */
+export function maxSimScore(
+  query: readonly (readonly number[])[],
+  doc: readonly (readonly number[])[],
+  metric: MultiVectorMetric,
+): number | undefined {
+  if (doc.length === 0) return undefined;
+  let total = 0;
+  for (const q of query) {
+    let best = Number.NEGATIVE_INFINITY;
+    for (const d of doc) best = Math.max(best, similarity(q, d, metric));
+    total += best;
+  }
+  return total;
+}
+
+/** Documents ranked by max-sim, best first (ties by id); documents without tokens are left out. */
+export function rankByMaxSim(
+  query: readonly (readonly number[])[],
+  docs: ReadonlyMap<string, readonly (readonly number[])[]>,
+  metric: MultiVectorMetric,
+  limit = Number.POSITIVE_INFINITY,
+): { id: string; score: number }[] {
+  const scored: { id: string; score: number }[] = [];
+  for (const [id, tokens] of docs) {
+    const score = maxSimScore(query, tokens, metric);
+    if (score !== undefined) scored.push({ id, score });
+  }
+  return scored.sort((x, y) => y.score - x.score || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)).slice(0, limit);
+}
+
+/**
+ * Candidate chunks from per-query-token nearest token rows: each chunk gets, per query token, the best similarity of
+ * its rows among that token's hits, summed (an upper-bound-free approximation of max-sim, used only to choose which
+ * chunks to score exactly). For `l2` the hits' scores are distances and count negated. Best first, at most `max`.
+ */
+export function candidateChunks(
+  perQueryToken: readonly (readonly { chunkId: string; score: number }[])[],
+  metric: MultiVectorMetric,
+  max: number,
+): string[] {
+  const totals = new Map<string, number>();
+  for (const hits of perQueryToken) {
+    const best = new Map<string, number>();
+    for (const { chunkId, score } of hits) {
+      const s = metric === 'l2' ? -score : score;
+      best.set(chunkId, Math.max(best.get(chunkId) ?? Number.NEGATIVE_INFINITY, s));
+    }
+    for (const [chunkId, s] of best) totals.set(chunkId, (totals.get(chunkId) ?? 0) + s);
+  }
+  return [...totals.entries()]
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, max)
+    .map(([id]) => id);
+}
