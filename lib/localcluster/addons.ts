@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiClient, KubeObject } from './api.js';
 import { containerdImageName } from './containerd.js';
+import { writeIfChanged } from './files.js';
 import type { ClusterLayout } from './layout.js';
 import { startDetached } from './processes.js';
 
@@ -213,12 +214,12 @@ export function startLocalPathProvisioner(
 ): boolean {
   mkdirSync(layout.volumesDir, { recursive: true });
   const config = path.join(layout.stateDir, 'local-path-config.json');
-  writeFileSync(
+  writeIfChanged(
     config,
     `${JSON.stringify({ nodePathMap: [{ node: 'DEFAULT_PATH_FOR_NON_LISTED_NODES', paths: [layout.volumesDir] }] }, null, 2)}\n`,
   );
   const helperPod = path.join(layout.stateDir, 'local-path-helper-pod.json');
-  writeFileSync(
+  writeIfChanged(
     helperPod,
     `${JSON.stringify(
       {

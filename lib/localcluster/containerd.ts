@@ -4,6 +4,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { WaitAbortError, waitFor } from '../util/poll.js';
 import { LocalClusterError } from './errors.js';
+import { writeIfChanged } from './files.js';
 import type { ClusterLayout } from './layout.js';
 import { logTail, runningPid, startDetached } from './processes.js';
 
@@ -107,9 +108,9 @@ export async function startContainerd(
 ): Promise<{ started: boolean }> {
   mkdirSync(path.join(layout.cniDir, 'net.d'), { recursive: true });
   mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
-  writeFileSync(path.join(layout.cniDir, 'net.d', '10-vectorstack.conflist'), cniConfig(layout));
+  writeIfChanged(path.join(layout.cniDir, 'net.d', '10-vectorstack.conflist'), cniConfig(layout));
   const config = path.join(layout.stateDir, 'containerd.toml');
-  writeFileSync(config, containerdConfig(layout, sandboxImage));
+  writeIfChanged(config, containerdConfig(layout, sandboxImage));
   const { started } = startDetached(layout, {
     name: 'containerd',
     binary: '/usr/bin/containerd',

@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WaitAbortError, waitFor } from '../util/poll.js';
 import type { ApiClient } from './api.js';
+import { writeIfChanged } from './files.js';
 import type { ClusterLayout } from './layout.js';
 import { logFile, logTail, runningPid, startDetached } from './processes.js';
 
@@ -171,7 +171,7 @@ export async function startControlPlane(
   if (kcm.started) started.push('kube-controller-manager');
 
   const schedulerConfig = path.join(layout.stateDir, 'kube-scheduler.yaml');
-  writeFileSync(
+  writeIfChanged(
     schedulerConfig,
     `${JSON.stringify(
       {

@@ -1,4 +1,5 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeIfChanged } from './files.js';
 import type { CertFiles } from './pki.js';
 
 export interface KubeconfigOptions {
@@ -34,6 +35,5 @@ export function writeKubeconfig(file: string, options: KubeconfigOptions): void 
     contexts: [{ name: options.context, context: { cluster: options.context, user: options.user } }],
     'current-context': options.context,
   };
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeIfChanged(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }

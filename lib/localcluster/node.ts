@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { WaitAbortError, waitFor } from '../util/poll.js';
+import { writeIfChanged } from './files.js';
 import type { ClusterLayout } from './layout.js';
 import { logFile, logTail, runningPid, startDetached } from './processes.js';
 
@@ -96,7 +97,7 @@ export async function startNode(
   const kubeletDir = path.join(layout.stateDir, 'kubelet');
   mkdirSync(kubeletDir, { recursive: true });
   const kubeletYaml = path.join(layout.stateDir, 'kubelet.yaml');
-  writeFileSync(kubeletYaml, `${JSON.stringify(kubeletConfig(layout, files), null, 2)}\n`);
+  writeIfChanged(kubeletYaml, `${JSON.stringify(kubeletConfig(layout, files), null, 2)}\n`);
   const kubelet = startDetached(layout, {
     name: 'kubelet',
     binary: binaries.kubelet,
@@ -127,7 +128,7 @@ export async function startNode(
   );
 
   const proxyYaml = path.join(layout.stateDir, 'kube-proxy.yaml');
-  writeFileSync(proxyYaml, `${JSON.stringify(kubeProxyConfig(layout, files), null, 2)}\n`);
+  writeIfChanged(proxyYaml, `${JSON.stringify(kubeProxyConfig(layout, files), null, 2)}\n`);
   const proxy = startDetached(layout, {
     name: 'kube-proxy',
     binary: binaries.kubeProxy,
