@@ -53,6 +53,7 @@ export const postgresSuite: SmokeSuite = async (stack, run, retry) => {
     await run.check(
       'authenticated',
       async () => {
+        // The application login (schemas/postgres/roles.ts): what applications use, created by bootstrap.
         const refused = await connectPostgres(
           { ...pgInfo, password: 'not-the-password' },
           { attempts: 1 },
@@ -69,9 +70,18 @@ export const postgresSuite: SmokeSuite = async (stack, run, retry) => {
             ? `postgres at ${where} accepted a wrong password`
             : `postgres at ${where}: a wrong password did not fail authentication (28P01) but: ${refused}`,
         );
-        client = await stack.postgres({ retry });
-        const { rows } = await client.query<{ user: string }>('SELECT current_user AS user');
-        return `logged in as ${rows[0]!.user} to ${pgInfo.database}; a wrong password is refused (28P01)`;
+        client = await stack.postgres({ retry }).catch((error: { code?: string; message: string }) => {
+          throw error.code === '28P01'
+            ? new Error(
+                `postgres at ${where} refused the application login ${pgInfo.user} with its generated password (28P01): ${BOOTSTRAP_HINT} (it creates the logins)`,
+              )
+            : error;
+        });
+        const { rows } = await client.query<{ user: string; superuser: string }>(
+          `SELECT current_user AS user, current_setting('is_superuser') AS superuser`,
+        );
+        expectThat(rows[0]!.superuser === 'off', `the application login ${rows[0]!.user} is a superuser`);
+        return `logged in as ${rows[0]!.user} (not a superuser) to ${pgInfo.database}; a wrong password is refused (28P01)`;
       },
       { required: true },
     );
@@ -113,6 +123,34 @@ export const postgresSuite: SmokeSuite = async (stack, run, retry) => {
       );
       bootstrapped = true;
       return `${tables.length} tables and ${layout.vectorIndexes.length} vector index(es) as the layout says (${SCHEMA}, vector(${config.embedding.dimension}), ${config.embedding.metric})`;
+    });
+    await run.check('least privilege', async () => {
+      // Each statement in its own transaction, rolled back whatever happens: nothing may change.
+      const refusal = async (sql: string) => {
+        await db.query('BEGIN');
+        try {
+          await db.query(sql);
+          return 'accepted';
+        } catch (error) {
+          return (error as { code?: string }).code ?? (error as Error).message;
+        } finally {
+          await db.query('ROLLBACK');
+        }
+      };
+      const create = await refusal(
+        `CREATE TABLE ${SCHEMA}.smoke_probe_${randomBytes(4).toString('hex')} (id int)`,
+      );
+      expectThat(
+        create === '42501',
+        `the application login may create tables in ${SCHEMA} (${create}, expected 42501)`,
+      );
+      if (!bootstrapped) return `cannot create tables (42501); ${BOOTSTRAP_HINT} to check the RAG tables too`;
+      const drop = await refusal(`DROP TABLE ${SCHEMA}.documents`);
+      expectThat(
+        drop === '42501',
+        `the application login may drop ${SCHEMA}.documents (${drop}, expected 42501)`,
+      );
+      return 'cannot create tables or drop the RAG tables (42501)';
     });
     await run.check('round trip (kNN, rolled back)', async () => {
       await db.query('BEGIN');

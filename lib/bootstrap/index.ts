@@ -75,7 +75,13 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
       const plans: Promise<ExecutablePlan>[] = [];
       if (clients.postgres)
         plans.push(
-          planPostgres({ client: clients.postgres, config, schema, migrationsDir: options.migrationsDir }),
+          planPostgres({
+            client: clients.postgres,
+            config,
+            credentials: options.stack.credentials,
+            schema,
+            migrationsDir: options.migrationsDir,
+          }),
         );
       if (clients.milvus)
         plans.push(
@@ -159,7 +165,9 @@ async function connectAll(
 ): Promise<Clients> {
   const clients: Clients = {};
   const outcomes = await Promise.allSettled([
-    config.postgres.enabled ? stack.postgres({ retry }).then((c) => (clients.postgres = c)) : undefined,
+    config.postgres.enabled
+      ? stack.postgres({ role: 'admin', retry }).then((c) => (clients.postgres = c))
+      : undefined,
     config.milvus.enabled ? stack.milvus({ retry }).then((c) => (clients.milvus = c)) : undefined,
     config.redis.enabled ? stack.redis({ retry }).then((c) => (clients.redis = c)) : undefined,
   ]);

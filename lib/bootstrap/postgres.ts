@@ -2,17 +2,18 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { postgresLayout, VECTOR_OPCLASS } from '../../schemas/postgres/layout.js';
+import { MIGRATIONS_TABLE, postgresLayout, VECTOR_OPCLASS } from '../../schemas/postgres/layout.js';
+import { postgresRoles } from '../../schemas/postgres/roles.js';
 import type { VectorstackConfig } from '../config/schema.js';
+import type { Credentials } from '../credentials.js';
 import { REPO_ROOT } from '../paths.js';
 import { waitFor } from '../util/poll.js';
 import { layoutDifferences } from './postgres-layout.js';
+import { planPostgresRoles } from './postgres-roles.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
 
 export const DEFAULT_MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas', 'postgres');
 const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
-/** Bookkeeping table, in the same schema as the tables it describes. */
-const MIGRATIONS_TABLE = 'schema_migrations';
 /** Advisory lock key (two int4s): constant, so every bootstrap of this database queues behind the running one. */
 const LOCK_KEY = [0x76737461, 0x626f6f74] as const;
 
@@ -59,8 +60,11 @@ export function renderMigration(migration: Migration, params: Record<string, str
 }
 
 export interface PostgresContext {
+  /** A superuser connection: roles and the extension need it; migrations run as the owner role (SET ROLE). */
   client: pg.Client;
   config: VectorstackConfig;
+  /** Passwords of the logins bootstrap manages. */
+  credentials: Partial<Credentials>;
   schema: string;
   migrationsDir?: string;
 }
@@ -97,23 +101,40 @@ export async function planPostgres(ctx: PostgresContext): Promise<ExecutablePlan
     throw new BootstrapError('postgres migrations do not match the database', { problems });
 
   const appliedNames = new Set(applied.map((r) => r.name));
-  const actions: PlannedAction[] = migrations
+  const pending: PlannedAction[] = migrations
     .filter((m) => !appliedNames.has(m.name))
     .map((m) => ({
       store: 'postgres',
       kind: 'apply-migration',
       target: m.name,
-      detail: `schema ${schema}`,
+      detail: `schema ${schema}, as ${postgresRoles(ctx.config).owner.name}`,
       destructive: false,
     }));
+  // Roles, extension and schema ownership first; privileges last, once the migrations' tables exist.
+  const roles = await planPostgresRoles(client, ctx.config, ctx.credentials, schema);
+  const grants = roles.actions.filter((a) => a.kind === 'grant-privileges');
+  const before = roles.actions.filter((a) => a.kind !== 'grant-privileges');
+  const grantsAfter =
+    grants.length > 0 || pending.length === 0
+      ? grants
+      : [
+          {
+            store: 'postgres' as const,
+            kind: 'grant-privileges',
+            target: schema,
+            detail: 'the new tables',
+            destructive: false,
+          },
+        ];
 
   return {
     store: 'postgres',
     serverVersion: `${version.server} (pgvector ${version.vector})`,
-    actions,
-    drift: await layoutDrift(ctx, actions.length > 0),
+    actions: [...before, ...pending, ...grantsAfter],
+    drift: await layoutDrift(ctx, pending.length > 0),
     warnings: [],
     execute: async (action) => {
+      if (await roles.execute(action)) return;
       const migration = byName.get(action.target)!;
       await applyMigration(ctx, migration, renderMigration(migration, params), params);
     },
@@ -146,16 +167,17 @@ async function applyMigration(
   params: Record<string, string>,
 ): Promise<void> {
   const { client, schema } = ctx;
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${schema}.${MIGRATIONS_TABLE} (
-       name text PRIMARY KEY,
-       checksum text NOT NULL,
-       params jsonb NOT NULL,
-       applied_at timestamptz NOT NULL DEFAULT now())`,
-  );
   await client.query('BEGIN');
   try {
+    // Everything a migration creates belongs to the owner role, not to the superuser bootstrap logs in as.
+    await client.query(`SET LOCAL ROLE ${postgresRoles(ctx.config).owner.name}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.${MIGRATIONS_TABLE} (
+         name text PRIMARY KEY,
+         checksum text NOT NULL,
+         params jsonb NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
     // public stays on the path: that is where the vector type lives.
     await client.query(`SET LOCAL search_path TO ${schema}, public`);
     // A table lock held by a long query must not stall the run for ever.

@@ -18,7 +18,7 @@ export async function removeBootstrapObjects(
   validateInputs(names, [], []);
   const { config } = stack;
   if (config.postgres.enabled)
-    await stack.with(stack.postgres(), (client) =>
+    await stack.with(stack.postgres({ role: 'admin' }), (client) =>
       client.query(`DROP SCHEMA IF EXISTS ${names.postgresSchema} CASCADE`),
     );
   if (config.milvus.enabled)

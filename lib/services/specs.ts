@@ -1,3 +1,4 @@
+import { POSTGRES_ADMIN_USER } from '../../schemas/postgres/roles.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import type { ImageKey } from '../images.js';
 import type { ServiceName, ServiceSpec } from './types.js';
@@ -40,7 +41,8 @@ export function postgresSpec(config: VectorstackConfig, image: string): ServiceS
       ['password_encryption=scram-sha-256'],
     ],
     env: {
-      POSTGRES_USER: [pg.user],
+      // The superuser, for administration only; bootstrap creates the owner, application and read-only logins.
+      POSTGRES_USER: [POSTGRES_ADMIN_USER],
       POSTGRES_DB: [pg.database],
       POSTGRES_PASSWORD: [{ secret: 'postgres_password' }],
       // Every connection over TCP must authenticate with SCRAM; the official image would otherwise pick md5.
@@ -55,7 +57,7 @@ export function postgresSpec(config: VectorstackConfig, image: string): ServiceS
         hostPortField: 'postgres.hostPort',
       },
     ],
-    healthCheck: health(['pg_isready', '-h', '127.0.0.1', '-U', pg.user, '-d', pg.database], 30),
+    healthCheck: health(['pg_isready', '-h', '127.0.0.1', '-U', POSTGRES_ADMIN_USER, '-d', pg.database], 30),
     volumes: [{ name: 'data', containerPath: PG_DATA, sizeGi: pg.storageGi }],
     files: [],
     dependsOn: [],

@@ -4,12 +4,18 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Credentials the stack generates; rendered as sensitive Terraform variables (Docker) or Secret keys (Kubernetes). */
 export const SECRET_NAMES = [
+  /** The PostgreSQL superuser (`postgres`): administration only. */
   'postgres_password',
+  'postgres_owner_password',
+  'postgres_app_password',
+  'postgres_readonly_password',
   'minio_root_password',
   'milvus_root_password',
   'redis_password',
   'redis_cache_password',
   'redis_session_password',
+  'milvus_app_password',
+  'milvus_readonly_password',
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 

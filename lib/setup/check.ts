@@ -22,5 +22,5 @@ export async function checkSetup(
   const missing = report.results
     .filter((r) => r.status === 'missing' || r.status === 'failed')
     .map((r) => `${r.component}: ${r.status}${r.detail ? ` (${r.detail})` : ''}`);
-  throw new SetupError(`the host is not prepared:\n  ${missing.join('\n  ')}`, 'run: npm run setup');
+  throw new SetupError('the host is not prepared', 'run: npm run setup', missing);
 }

@@ -41,7 +41,7 @@ export interface SetupContext {
 
 /** A setup step cannot do its work here; `remedy` holds the exact steps for the user to take. */
 export class SetupError extends VectorstackError {
-  constructor(message: string, remedy?: string) {
-    super(message, { remedy });
+  constructor(message: string, remedy?: string, problems?: string[]) {
+    super(message, { remedy, problems });
   }
 }

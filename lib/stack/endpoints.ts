@@ -63,7 +63,7 @@ export function publishedPorts(
 export function withSecrets(endpoints: Endpoints, credentials: Credentials) {
   return {
     ...endpoints,
-    postgres: endpoints.postgres && { ...endpoints.postgres, password: credentials.postgres_password },
+    postgres: endpoints.postgres && { ...endpoints.postgres, password: credentials.postgres_app_password },
     redis: endpoints.redis && { ...endpoints.redis, password: credentials.redis_password },
     milvus: endpoints.milvus && { ...endpoints.milvus, password: credentials.milvus_root_password },
     minio: endpoints.minio && { ...endpoints.minio, password: credentials.minio_root_password },

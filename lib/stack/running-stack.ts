@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type * as Minio from 'minio';
 import type pg from 'pg';
+import { type PostgresRoleName, postgresRoles } from '../../schemas/postgres/roles.js';
 import {
   connectMilvus,
   connectPostgres,
@@ -63,17 +64,22 @@ export class RunningStack {
     return found as NonNullable<Endpoints[S]>;
   }
 
-  /** A PostgreSQL client as the configured user (or another login); ended by close(). */
+  /**
+   * A PostgreSQL client logged in as one of the kit's roles (schemas/postgres/roles.ts): `app` (the default, what an
+   * application uses), `readonly`, `owner` (migrations, scratch tables) or `admin` (the superuser: administration only).
+   * Ended by close().
+   */
   async postgres(
-    options: { database?: string; user?: string; password?: string; retry?: RetryOptions } = {},
+    options: { role?: PostgresRoleName; database?: string; password?: string; retry?: RetryOptions } = {},
   ): Promise<pg.Client> {
     const endpoint = this.endpoint('postgres');
+    const role = postgresRoles(this.config)[options.role ?? 'app'];
     const client = await connectPostgres(
       {
         ...endpoint,
         database: options.database ?? endpoint.database,
-        user: options.user ?? endpoint.user,
-        password: options.password ?? this.credentials.postgres_password,
+        user: role.name,
+        password: options.password ?? this.credentials[role.secret],
       },
       options.retry,
     );

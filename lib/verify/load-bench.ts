@@ -102,7 +102,7 @@ export async function runLoadBench(
   const measurements: LoadMeasurement[] = [];
   if (stack.config.postgres.enabled) {
     measurements.push(
-      ...(await stack.with(stack.postgres(), (client) =>
+      ...(await stack.with(stack.postgres({ role: 'admin' }), (client) =>
         benchPostgres(client, vectors, { ...options, progress }),
       )),
     );

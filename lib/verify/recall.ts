@@ -315,7 +315,8 @@ export async function runRecall(
     ok: false,
   };
   if (stores.includes('pgvector')) {
-    await stack.with(stack.postgres(), async (client) => {
+    // Scratch tables are created and dropped by the administrator: the application login cannot create tables.
+    await stack.with(stack.postgres({ role: 'admin' }), async (client) => {
       const table = scratchName('recall');
       await withScratchTable(client, table, base.dimension, async () => {
         progress.log(`pgvector: loading ${base.count} vectors into ${table} (COPY)`);

@@ -2,6 +2,9 @@
 // with it (drift), the smoke suite checks it and runs its round trip through it. Change it together with a migration.
 import type { VectorMetric, VectorstackConfig } from '../../lib/config/schema.js';
 
+/** Bootstrap's bookkeeping table, in the same schema as the tables it describes: owned by the owner role only. */
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
 /** pgvector operator class per metric: how the HNSW index is built for the configured metric. */
 export const VECTOR_OPCLASS: Record<VectorMetric, string> = {
   cosine: 'vector_cosine_ops',

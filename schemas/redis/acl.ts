@@ -23,8 +23,12 @@ export interface RedisAclUserSpec {
   commands: string;
 }
 
-/** Data commands only: no KEYS/FLUSHALL/CONFIG/DEBUG (all in @dangerous), no pub/sub. */
-const DATA_COMMANDS = '-@all +@read +@write +@keyspace +@connection -@dangerous';
+/**
+ * Data commands only: no KEYS/FLUSHALL/CONFIG/DEBUG (all in @dangerous), no pub/sub. SCAN and RANDOMKEY go too: Redis
+ * applies key patterns to the keys a command names, not to the names a keyspace walk returns, so either would list
+ * the other users' keys (the session ids) to the cache user.
+ */
+const DATA_COMMANDS = '-@all +@read +@write +@keyspace +@connection -@dangerous -scan -randomkey';
 
 export const REDIS_ACL_USERS: RedisAclUserSpec[] = [
   {

@@ -84,7 +84,7 @@ describe('local stack on Docker', () => {
   });
 
   it('PostgreSQL: the password works, a wrong one is refused, pgvector is there', async () => {
-    const endpoint = { host, port: config.postgres.hostPort!, database: 'rag', user: 'vectorstack' };
+    const endpoint = { host, port: config.postgres.hostPort!, database: 'rag', user: 'postgres' };
     const wrong = await connectPostgres({ ...endpoint, password: 'wrong' }).catch(
       (e: { code?: string }) => e,
     );
@@ -180,7 +180,7 @@ describe('local stack on Docker', () => {
       host,
       port: config.postgres.hostPort!,
       database: 'rag',
-      user: 'vectorstack',
+      user: 'postgres',
       password: credentials.postgres_password,
     });
     try {

@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../lib/config/load.js';
+import type { ConfigOverrides } from '../../lib/config/schema.js';
 import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
 import type { RunningStack } from '../../lib/stack/running-stack.js';
 import { driverFor } from '../../lib/targets/index.js';
@@ -15,21 +16,24 @@ import type { Progress } from '../../lib/util/progress.js';
 export const SHARED_STACK_DIR = path.join(os.tmpdir(), 'vectorstack-itest');
 export const SHARED_PROJECT = 'vstest';
 
+/** The shared stack's settings, written as a config file in its directory: the commands run there read them too. */
+const SHARED_CONFIG: ConfigOverrides = {
+  project: SHARED_PROJECT,
+  // Small dimension keeps test data small; recall tests make their own scratch tables.
+  embedding: { dimension: 8, metric: 'cosine' },
+  postgres: { hostPort: 25501 },
+  minio: { hostPort: 25502 },
+  milvus: { hostPort: 25503, metricsHostPort: 25504 },
+  redis: { hostPort: 25505 },
+};
+
 export function sharedDeployment(): Deployment {
   mkdirSync(SHARED_STACK_DIR, { recursive: true });
-  const config = loadConfig({
-    cwd: SHARED_STACK_DIR,
-    environ: {},
-    overrides: {
-      project: SHARED_PROJECT,
-      // Small dimension keeps test data small; recall tests make their own scratch tables.
-      embedding: { dimension: 8, metric: 'cosine' },
-      postgres: { hostPort: 25501 },
-      minio: { hostPort: 25502 },
-      milvus: { hostPort: 25503, metricsHostPort: 25504 },
-      redis: { hostPort: 25505 },
-    },
-  });
+  writeFileSync(
+    path.join(SHARED_STACK_DIR, 'vectorstack.config.json'),
+    `${JSON.stringify(SHARED_CONFIG, null, 2)}\n`,
+  );
+  const config = loadConfig({ cwd: SHARED_STACK_DIR, environ: {} });
   return resolveDeployment(config, { cwd: SHARED_STACK_DIR });
 }
 

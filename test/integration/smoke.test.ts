@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
+import { bootstrap } from '../../lib/bootstrap/index.js';
+import { deepMerge } from '../../lib/config/load.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { RunningStack } from '../../lib/stack/running-stack.js';
 import { waitFor } from '../../lib/util/poll.js';
@@ -27,17 +28,24 @@ const scratch = new RunningStack(
 );
 
 async function adminQuery(sql: string, database?: string): Promise<void> {
-  await stack.with(stack.postgres({ database }), (client) => client.query(sql));
+  await stack.with(stack.postgres({ role: 'admin', database }), (client) => client.query(sql));
 }
+const postgresOnly = deepMerge(stack.config, { milvus: { enabled: false }, redis: { enabled: false } });
+/** The logins are the server's (one set for every database); bootstrap creates them. */
+const loginsSchema = `itest_smoke_${process.pid}`;
 
 beforeAll(async () => {
+  await bootstrap({ stack, config: postgresOnly, postgresSchema: loginsSchema });
   await adminQuery(`DROP DATABASE IF EXISTS ${scratchDb}`);
   await adminQuery(`CREATE DATABASE ${scratchDb}`);
+  // The extension, not the schema: the fallback round trip runs on a temporary table.
+  await adminQuery('CREATE EXTENSION vector', scratchDb);
 });
 
 afterAll(async () => {
   await scratch.close();
   await adminQuery(`DROP DATABASE IF EXISTS ${scratchDb} WITH (FORCE)`);
+  await adminQuery(`DROP SCHEMA IF EXISTS ${loginsSchema} CASCADE`);
   await stack.close();
 });
 
@@ -47,7 +55,7 @@ afterAll(async () => {
  */
 function cliEnvironment(): NodeJS.ProcessEnv {
   const { NODE_ENV: _testMode, ...environ } = process.env;
-  return { ...environ, VECTORSTACK_PROJECT: SHARED_PROJECT };
+  return environ;
 }
 
 function containerHealth(name: string): string {
@@ -85,9 +93,8 @@ describe('npm run smoke on the shared stack', () => {
   });
 
   it('with the bootstrap migrations applied, the schema matches the layout and the round trip leaves nothing', async () => {
-    // Every migration, rendered by bootstrap's own renderer for this stack's configuration.
-    const params = migrationParams(stack.config);
-    for (const migration of loadMigrations()) await adminQuery(renderMigration(migration, params), scratchDb);
+    // Bootstrap itself (its migrations, rendered for this stack's configuration, and the grants) in the scratch database.
+    expect((await bootstrap({ stack: scratch, config: postgresOnly })).exitCode).toBe(0);
     const run = await runSmoke(scratch, { postgres: postgresSuite });
     expect(run.filter((r) => r.status !== 'pass')).toEqual([]);
     expect(byCheck(run, 'postgres', 'bootstrap schema')!.message).toMatch(
@@ -96,12 +103,15 @@ describe('npm run smoke on the shared stack', () => {
     expect(byCheck(run, 'postgres', 'round trip (kNN, rolled back)')!.message).toMatch(
       /inserted in public\.\{documents,document_chunks,chunk_embeddings\}; kNN \(cosine\) found it; rolled back/,
     );
-    const counts = await stack.with(stack.postgres({ database: scratchDb }), async (client) => {
-      const { rows } = await client.query(
-        'SELECT (SELECT count(*) FROM documents)::int AS d, (SELECT count(*) FROM document_chunks)::int AS c',
-      );
-      return rows[0];
-    });
+    const counts = await stack.with(
+      stack.postgres({ role: 'admin', database: scratchDb }),
+      async (client) => {
+        const { rows } = await client.query(
+          'SELECT (SELECT count(*) FROM documents)::int AS d, (SELECT count(*) FROM document_chunks)::int AS c',
+        );
+        return rows[0];
+      },
+    );
     expect(counts).toEqual({ d: 0, c: 0 });
 
     // A column retyped by hand is reported by name.

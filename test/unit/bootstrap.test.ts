@@ -5,12 +5,14 @@ import { describe, expect, it } from 'vitest';
 import type { BootstrapResult } from '../../lib/bootstrap/index.js';
 import { milvusSupports, parseMilvusVersion } from '../../lib/bootstrap/milvus.js';
 import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
+import { scramVerifier, verifierMatches } from '../../lib/bootstrap/postgres-roles.js';
 import { aclRules } from '../../lib/bootstrap/redis.js';
 import { bootstrapJson, renderBootstrapReport } from '../../lib/bootstrap/report.js';
 import { BootstrapError } from '../../lib/bootstrap/types.js';
 import { validateInputs } from '../../lib/bootstrap/validate.js';
 import type { ConfigOverrides } from '../../lib/config/schema.js';
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { postgresRoles } from '../../schemas/postgres/roles.js';
 import { REDIS_ACL_USERS } from '../../schemas/redis/acl.js';
 import { testConfig } from './helpers.js';
 
@@ -181,5 +183,39 @@ describe('bootstrap report', () => {
     expect(text).toContain('warning: milvus: sparse skipped');
     expect(text).toContain('planned 1 action(s) (run without --plan to apply)');
     expect(text).toContain('drift found: exit 2');
+  });
+});
+
+describe('PostgreSQL logins', () => {
+  it('stores SCRAM verifiers, not passwords, and recognises the password a verifier was made from', () => {
+    const verifier = scramVerifier('correct horse battery staple');
+    expect(verifier).toMatch(
+      /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$/,
+    );
+    expect(verifier).not.toContain('correct horse');
+    expect(verifierMatches(verifier, 'correct horse battery staple')).toBe(true);
+    expect(verifierMatches(verifier, 'correct horse battery stapler')).toBe(false);
+    expect(verifierMatches(null, 'anything')).toBe(false);
+    expect(verifierMatches('md5abcdef', 'anything')).toBe(false);
+  });
+
+  it("reproduces RFC 7677's test vector (password 'pencil', its salt, 4096 iterations)", () => {
+    // RFC 7677 section 3: the StoredKey and ServerKey PostgreSQL stores are the same SCRAM-SHA-256 values.
+    const salt = Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64');
+    expect(scramVerifier('pencil', salt, 4096)).toBe(
+      'SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=',
+    );
+  });
+
+  it('gives each use its own login, none of them the superuser but admin', () => {
+    const roles = postgresRoles(config());
+    expect(Object.values(roles).map((r) => `${r.name}:${r.secret}`)).toEqual([
+      'postgres:postgres_password',
+      'vectorstack_owner:postgres_owner_password',
+      'vectorstack:postgres_app_password',
+      'vectorstack_readonly:postgres_readonly_password',
+    ]);
+    expect(roles.app.tablePrivileges).toEqual(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+    expect(roles.readonly.tablePrivileges).toEqual(['SELECT']);
   });
 });
