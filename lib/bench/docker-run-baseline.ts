@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { $ } from 'zx';
 import type { Credentials } from '../credentials.js';
 import { renderTemplate, type ServiceSpec } from '../services/types.js';
@@ -34,6 +37,15 @@ export async function dockerRunBaseline(
     }
     for (const volume of spec.volumes)
       args.push('-v', `${prefix}-${spec.name}-${volume.name}:${volume.containerPath}`);
+    for (const file of spec.files) {
+      // As a script would: the file on the host, 0644 so the container's user reads it, mounted read-only.
+      const host = path.join(
+        mkdtempSync(path.join(os.tmpdir(), `${prefix}-`)),
+        path.basename(file.containerPath),
+      );
+      writeFileSync(host, render(file.content), { mode: 0o644 });
+      args.push('-v', `${host}:${file.containerPath}:ro`);
+    }
     if (spec.entrypoint) args.push('--entrypoint', spec.entrypoint[0]!);
     const command = [...(spec.entrypoint?.slice(1) ?? []), ...(spec.command ?? []).map(render)];
     if (spec.job) {
@@ -43,7 +55,8 @@ export async function dockerRunBaseline(
     const hc = spec.healthCheck!;
     args.push(
       '--health-cmd',
-      hc.command.join(' '),
+      // docker run takes the shell form; an `sh -c SCRIPT` check is its script.
+      hc.command[0] === 'sh' && hc.command[1] === '-c' ? hc.command[2]! : hc.command.join(' '),
       '--health-interval',
       `${hc.intervalSeconds}s`,
       '--health-timeout',

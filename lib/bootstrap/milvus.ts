@@ -40,24 +40,6 @@ function check(status: MilvusStatus | undefined, what: string): void {
   }
 }
 
-/** `v2.3.5-lite` → [2, 3, 5]; null when the server does not say. For reports only: gates use detected capabilities. */
-export function parseMilvusVersion(version: string | undefined): [number, number, number] | null {
-  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
-  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : null;
-}
-
-/**
- * @deprecated The planner no longer gates on version numbers (lib/milvus/capabilities.ts asks the server). Kept only
- * for callers that still import it; it answers for `sparseVectors` (Milvus ≥ 2.4) and nothing else.
- */
-export function milvusSupports(
-  version: [number, number, number] | null,
-  capability: MilvusCapability,
-): boolean {
-  if (!version || capability !== 'sparseVectors') return false;
-  return version[0] > 2 || (version[0] === 2 && version[1] >= 4);
-}
-
 /** Every feature a set of specs makes the planner ask about. */
 export function featuresFor(specs: MilvusCollectionSpec[]): MilvusFeature[] {
   const wanted = new Set<MilvusFeature>();

@@ -189,6 +189,26 @@ export function minioInitSpec(config: VectorstackConfig, image: string, minioHos
   };
 }
 
+/** Where the Milvus container finds its root password (a file, or a Secret volume on Kubernetes). */
+export const MILVUS_ROOT_PASSWORD_FILE = '/run/vectorstack/milvus-root-password';
+
+/**
+ * Milvus is ready when /healthz answers and the proxy serves an authenticated request (listing collections through
+ * its REST API: v2 on 2.4 and later, v1 on 2.3). The well-known initial password is tried after the generated one:
+ * a 2.3 server keeps it until `up` replaces it, which happens only once the container is ready.
+ */
+const MILVUS_READY_SCRIPT = [
+  `curl -fsS -m 4 -o /dev/null http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz || exit 1`,
+  `for token in "root:$(cat ${MILVUS_ROOT_PASSWORD_FILE})" root:Milvus; do`,
+  `  out=$(curl -sS -m 4 -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:${CONTAINER_PORTS.milvus}/v2/vectordb/collections/list 2>/dev/null)`,
+  `  case "$out" in *'"code":0'*) exit 0 ;; esac`,
+  `  out=$(curl -sS -m 4 -H "Authorization: Bearer $token" http://127.0.0.1:${CONTAINER_PORTS.milvus}/v1/vector/collections 2>/dev/null)`,
+  `  case "$out" in *'"code":200'*) exit 0 ;; esac`,
+  'done',
+  'echo "milvus answers /healthz but does not serve authenticated requests yet" >&2',
+  'exit 1',
+].join('\n');
+
 export function milvusSpec(
   config: VectorstackConfig,
   image: string,
@@ -226,13 +246,11 @@ export function milvusSpec(
         hostPortField: 'milvus.metricsHostPort',
       },
     ],
-    healthCheck: health(
-      ['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz`],
-      90,
-      10,
-    ),
+    // Ready means serving: /healthz alone turns green while a restarted server still refuses requests.
+    healthCheck: health(['sh', '-c', MILVUS_READY_SCRIPT], 90, 10),
     volumes: [{ name: 'data', containerPath: '/var/lib/milvus', sizeGi: milvus.storageGi }],
-    files: [],
+    // The root password, as a file the readiness check reads (never on a command line).
+    files: [{ containerPath: MILVUS_ROOT_PASSWORD_FILE, content: [{ secret: 'milvus_root_password' }] }],
     dependsOn: ['etcd', 'minio', 'minio-init'],
     resources: milvus.resources,
   };

@@ -82,3 +82,22 @@ export async function waitForMilvusReady(
     await client.closeConnection();
   }
 }
+
+/**
+ * Why Milvus is not healthy, from its own health API; null when every component is (or the server has no such API).
+ * A refused or failed connection is a reason too.
+ */
+export async function milvusHealthReasons(endpoint: Endpoint, password: string): Promise<string | null> {
+  try {
+    const client = await connectMilvus({ ...endpoint, username: 'root', password }, { attempts: 1 });
+    try {
+      const health = await client.checkHealth();
+      if (health.isHealthy === undefined || health.isHealthy) return null;
+      return health.reasons.join('; ') || 'not healthy';
+    } finally {
+      await client.closeConnection();
+    }
+  } catch (error) {
+    return (error as Error).message.split('\n')[0] ?? 'check failed';
+  }
+}

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
-import { milvusSupports, parseMilvusVersion } from '../../lib/bootstrap/milvus.js';
 import { bootstrapJson } from '../../lib/bootstrap/report.js';
 import { removeBootstrapObjects } from '../../lib/bootstrap/teardown.js';
 import { BootstrapError } from '../../lib/bootstrap/types.js';
 import type { VectorstackConfig } from '../../lib/config/schema.js';
+import { detectMilvusCapabilities, supports } from '../../lib/milvus/capabilities.js';
 import { RunningStack } from '../../lib/stack/running-stack.js';
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
 import { openSharedStack } from './shared-stack.js';
@@ -15,8 +15,13 @@ import { openSharedStack } from './shared-stack.js';
 const stack = await openSharedStack();
 const { credentials } = stack;
 /** What the server reports decides what is expected of the capability-gated collections, not one version. */
-const milvusVersion = await stack.with(stack.milvus(), async (m) => (await m.getVersion()).version);
-const hasSparse = milvusSupports(parseMilvusVersion(milvusVersion), 'sparseVectors');
+const { milvusVersion, hasSparse } = await stack.with(stack.milvus(), async (m) => {
+  const capabilities = await detectMilvusCapabilities(m, { features: ['sparseVectors'], prefix: 'itcaps_' });
+  return {
+    milvusVersion: (await m.getVersion()).version,
+    hasSparse: supports(capabilities, 'sparseVectors'),
+  };
+});
 
 /** Every test bootstraps into its own schema and prefix, removed at the end. */
 const used: { postgresSchema: string; prefix: string }[] = [];
@@ -69,7 +74,8 @@ describe('bootstrap on real servers', () => {
     // Optional collections follow what the server reports: each one it cannot hold is skipped with a warning naming
     // the collection and the missing capability; the sparse one exactly when sparse vectors are missing.
     const warnings = first.stores.find((s) => s.store === 'milvus')!.warnings;
-    for (const warning of warnings) expect(warning).toMatch(/^collection \S+ needs \w+, which Milvus \S+ lacks .*skipped/);
+    for (const warning of warnings)
+      expect(warning).toMatch(/^collection \S+ needs \w+, which Milvus \S+ lacks .*skipped/);
     expect(warnings.some((w) => w.includes('rag_chunks_sparse needs sparseVectors'))).toBe(!hasSparse);
 
     const again = await run(n);

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BootstrapResult } from '../../lib/bootstrap/index.js';
-import { milvusSupports, parseMilvusVersion } from '../../lib/bootstrap/milvus.js';
 import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
 import { scramVerifier, verifierMatches } from '../../lib/bootstrap/postgres-roles.js';
 import { aclRules } from '../../lib/bootstrap/redis.js';
@@ -90,15 +89,6 @@ describe('postgres migrations', () => {
 });
 
 describe('milvus capability gates', () => {
-  it('parses server versions and gates sparse vectors on 2.4', () => {
-    expect(parseMilvusVersion('v2.3.5-lite')).toEqual([2, 3, 5]);
-    expect(milvusSupports(parseMilvusVersion('v2.3.5-lite'), 'sparseVectors')).toBe(false);
-    expect(milvusSupports(parseMilvusVersion('v2.4.0'), 'sparseVectors')).toBe(true);
-    expect(milvusSupports(parseMilvusVersion('2.6.16'), 'sparseVectors')).toBe(true);
-    // A server that does not say is treated as lacking the feature.
-    expect(milvusSupports(parseMilvusVersion(''), 'sparseVectors')).toBe(false);
-  });
-
   it('builds the dense collection from the configured dimension and metric', () => {
     const [dense] = milvusCollectionSpecs(config({ embedding: { dimension: 384, metric: 'ip' } }));
     expect(dense!.fields.find((f) => f.name === 'embedding')).toMatchObject({

@@ -20,7 +20,7 @@ import type {
   TargetDriver,
   WorkloadStatus,
 } from '../driver.js';
-import { ensureMilvusRootPassword, waitForMilvusReady } from '../milvus-root.js';
+import { ensureMilvusRootPassword, milvusHealthReasons, waitForMilvusReady } from '../milvus-root.js';
 import { converge, type TerraformCli, terraformCli } from '../terraform.js';
 import { type ContainerState, dockerAnswers, listStackContainers } from './containers.js';
 import { findPortConflicts } from './ports.js';
@@ -222,6 +222,35 @@ export class DockerDriver implements TargetDriver {
   async status(): Promise<WorkloadStatus[]> {
     await this.requireEngine();
     const containers = await this.containers();
+    const workloads = this.containerStatus(containers);
+    return this.withMilvusHealth(workloads);
+  }
+
+  /**
+   * A healthy Milvus container is reported ready only when Milvus's own health API says every component is healthy
+   * (its readiness check proves the proxy serves; this proves the coordinators and nodes do too).
+   */
+  private async withMilvusHealth(workloads: WorkloadStatus[]): Promise<WorkloadStatus[]> {
+    const milvus = workloads.find((w) => w.service === 'milvus');
+    const port = this.deployment.specs.find((s) => s.name === 'milvus')?.ports[0]?.hostPort;
+    if (!milvus?.ready || !port) return workloads;
+    let credentials: Credentials;
+    try {
+      credentials = await this.credentials();
+    } catch {
+      return workloads;
+    }
+    const reasons = await milvusHealthReasons(
+      { host: this.config.docker.bindAddress, port },
+      credentials.milvus_root_password,
+    );
+    if (reasons === null) return workloads;
+    return workloads.map((w) =>
+      w === milvus ? { ...w, ready: false, state: `not serving: ${reasons}` } : w,
+    );
+  }
+
+  private containerStatus(containers: ContainerState[]): WorkloadStatus[] {
     return this.deployment.specs.map((spec) => {
       const c = containers.find((x) => x.service === spec.name);
       const name = dockerContainerName(this.config, spec.name);
