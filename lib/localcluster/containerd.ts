@@ -133,7 +133,9 @@ export async function startContainerd(
 /** Runs ctr against the cluster's containerd, in the namespace the CRI plugin uses. */
 export function ctr(layout: ClusterLayout) {
   return (args: string[]) =>
-    $({ quiet: true, nothrow: true })`ctr --address ${layout.containerdSocket} -n k8s.io ${args}`;
+    $({ quiet: true, nothrow: true })`ctr --address ${layout.containerdSocket} -n k8s.io ${args}`.timeout(
+      '60s',
+    );
 }
 
 function importsFile(layout: ClusterLayout): string {
@@ -184,7 +186,9 @@ export async function importImages(
     const result = await $({
       quiet: true,
       nothrow: true,
-    })`sh -c ${'docker save "$1" | ctr --address "$2" -n k8s.io images import -'} sh ${tag} ${layout.containerdSocket}`;
+    })`sh -c ${'docker save "$1" | ctr --address "$2" -n k8s.io images import -'} sh ${tag} ${layout.containerdSocket}`.timeout(
+      '900s',
+    );
     if (!result.ok)
       throw new LocalClusterError(
         'containerd',
