@@ -37,7 +37,7 @@ import {
 } from './network.js';
 import { startNode } from './node.js';
 import { ensureClusterPki } from './pki.js';
-import { killPid, pidsWithArgument, runningPid, stopProcess } from './processes.js';
+import { killPid, pidsWithArgument, runningPid, stopProcess, withClusterLock } from './processes.js';
 
 /** The cluster's host processes, in start order (etcd runs in Docker and is listed separately). */
 export const HOST_PROCESSES = [
@@ -250,8 +250,12 @@ export async function clusterStatus(options: { environ?: NodeJS.ProcessEnv } = {
  * ready and the default StorageClass to exist. Processes are detached: they outlive this call and the CLI.
  */
 export async function clusterUp(options: ClusterOptions = {}): Promise<ClusterUpResult> {
-  const began = Date.now();
   requireRoot('cluster up');
+  return withClusterLock(clusterLayout(options.environ), () => up(options));
+}
+
+async function up(options: ClusterOptions): Promise<ClusterUpResult> {
+  const began = Date.now();
   const environ = options.environ ?? process.env;
   const log = options.log ?? (() => {});
   const timeoutMs = options.timeoutMs ?? 180_000;
@@ -406,8 +410,12 @@ export async function clusterLeftovers(options: { environ?: NodeJS.ProcessEnv } 
  * or already removed cluster.
  */
 export async function clusterDown(options: ClusterOptions = {}): Promise<ClusterDownResult> {
-  const began = Date.now();
   requireRoot('cluster down');
+  return withClusterLock(clusterLayout(options.environ), () => down(options));
+}
+
+async function down(options: ClusterOptions): Promise<ClusterDownResult> {
+  const began = Date.now();
   const layout = clusterLayout(options.environ);
   const log = options.log ?? (() => {});
   const removed: string[] = [];

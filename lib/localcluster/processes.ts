@@ -12,6 +12,7 @@ import {
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../util/poll.js';
+import { LocalClusterError } from './errors.js';
 import type { ClusterLayout } from './layout.js';
 
 /** A host process of the cluster (containerd, kube-apiserver, kubelet ...): detached, with a pidfile and a log. */
@@ -150,5 +151,33 @@ function readdirNumeric(dir: string): number[] {
       .filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Runs `work` holding the cluster's lock file (`<runDir>.lock`, holding the holder's pid): one `up` or `down` at a
+ * time. A lock left by a process that is gone is taken over.
+ */
+export async function withClusterLock<T>(layout: ClusterLayout, work: () => Promise<T>): Promise<T> {
+  const lock = `${layout.runDir}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch {
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (holder && holder !== process.pid && cmdline(holder))
+        throw new LocalClusterError(
+          'cluster',
+          `another up or down (pid ${holder}) holds ${lock}`,
+          `wait for it to finish, or remove ${lock} if that process is not a cluster command`,
+        );
+      rmSync(lock, { force: true });
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
   }
 }
