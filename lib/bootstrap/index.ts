@@ -7,6 +7,7 @@ import type { VectorstackConfig } from '../config/schema.js';
 import type { RunningStack } from '../stack/running-stack.js';
 import type { Progress } from '../util/progress.js';
 import { planMilvus } from './milvus.js';
+import { MILVUS_USER_ACTIONS, planMilvusUsers } from './milvus-users.js';
 import { planPostgres, withAdvisoryLock } from './postgres.js';
 import { planRedis } from './redis.js';
 import {
@@ -84,14 +85,7 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
           }),
         );
       if (clients.milvus)
-        plans.push(
-          planMilvus({
-            client: clients.milvus,
-            collections,
-            prefix,
-            allowRecreate: options.allowRecreate ?? false,
-          }),
-        );
+        plans.push(planMilvusWithUsers(options, config, clients.milvus, collections, prefix));
       if (clients.redis)
         plans.push(
           planRedis({
@@ -118,6 +112,39 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
   } finally {
     await closeAll(clients);
   }
+}
+
+/** Collections first, then the application and read-only logins: one plan for the store. */
+async function planMilvusWithUsers(
+  options: BootstrapOptions,
+  config: VectorstackConfig,
+  client: MilvusClient,
+  collections: MilvusCollectionSpec[],
+  prefix: string,
+): Promise<ExecutablePlan> {
+  const plan = await planMilvus({
+    client,
+    collections,
+    prefix,
+    allowRecreate: options.allowRecreate ?? false,
+  });
+  const users = await planMilvusUsers(
+    client,
+    config,
+    options.stack.credentials,
+    (username, password) =>
+      options.stack
+        .with(options.stack.milvus({ username, password, retry: { attempts: 1 } }), async () => true)
+        .catch(() => false),
+    prefix,
+  );
+  return {
+    ...plan,
+    actions: [...plan.actions, ...users.actions],
+    warnings: [...plan.warnings, ...users.warnings],
+    execute: (action) =>
+      MILVUS_USER_ACTIONS.has(action.kind) ? users.execute(action) : plan.execute(action),
+  };
 }
 
 function result(

@@ -1,4 +1,5 @@
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { milvusUsers } from '../../schemas/milvus/users.js';
 import { REDIS_ACL_USERS } from '../../schemas/redis/acl.js';
 import { VectorstackError } from '../errors.js';
 import type { RunningStack } from '../stack/running-stack.js';
@@ -25,6 +26,18 @@ export async function removeBootstrapObjects(
     await stack.with(stack.milvus(), async (client) => {
       for (const spec of milvusCollectionSpecs(config))
         await client.dropCollection({ collection_name: names.prefix + spec.name });
+      for (const user of milvusUsers(config)) {
+        const name = names.prefix + user.name;
+        await client.deleteUser({ username: name });
+        for (const privilegeName of user.collectionPrivileges)
+          await client.revokePrivilege({
+            roleName: name,
+            object: 'Collection' as never,
+            objectName: '*',
+            privilegeName: privilegeName as never,
+          });
+        await client.dropRole({ roleName: name });
+      }
     });
   if (config.redis.enabled)
     await stack.with(stack.redis(), (client) =>

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
 import { bootstrapJson } from '../../lib/bootstrap/report.js';
@@ -62,6 +63,8 @@ describe('bootstrap on real servers', () => {
         'postgres:apply-migration',
         'milvus:create-collection',
         'milvus:load',
+        'milvus:create-role',
+        'milvus:create-user',
         'redis:create-user',
       ]),
     );
@@ -121,6 +124,46 @@ describe('bootstrap on real servers', () => {
     } finally {
       await m.closeConnection();
     }
+
+    // Milvus logins: the application user writes and searches but cannot create collections; the reader only reads.
+    const collection = `${n.prefix}rag_chunks`;
+    const row = {
+      chunk_id: 'c-app',
+      embedding: [1, 0, 0, 0, 0, 0, 0, 0],
+      document_id: 'd1',
+      source_type: 'file',
+      language: 'en',
+      chunk_position: 0,
+      created_timestamp: 1,
+    };
+    await stack.with(
+      stack.milvus({ username: `${n.prefix}rag_app`, password: credentials.milvus_app_password }),
+      async (app) => {
+        expect((await app.insert({ collection_name: collection, data: [row] })).status.error_code).toBe(
+          'Success',
+        );
+        const created = await app.createCollection({
+          collection_name: `${n.prefix}forbidden`,
+          fields: [
+            { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+            { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+          ],
+        });
+        expect(created.error_code).not.toBe('Success');
+        expect(created.reason).toMatch(/permission|privilege|denied/i);
+      },
+    );
+    await stack.with(
+      stack.milvus({ username: `${n.prefix}rag_reader`, password: credentials.milvus_readonly_password }),
+      async (reader) => {
+        const inserted = await reader.insert({
+          collection_name: collection,
+          data: [{ ...row, chunk_id: 'c-reader' }],
+        });
+        expect(inserted.status.error_code).not.toBe('Success');
+        expect(inserted.status.reason).toMatch(/permission|privilege|denied/i);
+      },
+    );
 
     // The cache user reaches its own keys and nothing else; its password is the stored credential.
     const cache = await stack.redis({

@@ -9,6 +9,7 @@ import type { Credentials } from '../../lib/credentials.js';
 import { DockerTargetError } from '../../lib/targets/docker/driver.js';
 import type { ApplyResult } from '../../lib/targets/driver.js';
 import { driverFor } from '../../lib/targets/index.js';
+import { waitFor } from '../../lib/util/poll.js';
 import { Progress } from '../../lib/util/progress.js';
 import { MILVUS_AUTH_FAILURE } from '../../smoke-tests/milvus.js';
 import { requirePreparedHost, testDeployment } from './prerequisites.js';
@@ -270,6 +271,44 @@ describe('local stack on Docker', () => {
     try {
       expect((await milvus.checkHealth()).isHealthy).toBe(true);
       expect((await milvus.hasCollection({ collection_name: 'e2e' })).value).toBe(true);
+    } finally {
+      await milvus.closeConnection();
+    }
+  });
+
+  it('after Milvus is killed and restarted, it is reported ready only once it serves (health check and status)', async () => {
+    execFileSync('docker', ['kill', 'vse2e-local-milvus']);
+    execFileSync('docker', ['start', 'vse2e-local-milvus']);
+    // The moment status calls Milvus ready, a load and a search must work: no "service not ready" window.
+    await waitFor(
+      'milvus reported ready',
+      async () => (await driver.status()).find((w) => w.service === 'milvus')!.ready,
+      { timeoutMs: 300_000, intervalMs: 500 },
+    );
+    const health = execFileSync(
+      'docker',
+      ['inspect', '--format', '{{.State.Health.Status}}', 'vse2e-local-milvus'],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    expect(health).toBe('healthy');
+    const milvus = await connectMilvus(
+      { host, port: config.milvus.hostPort!, username: 'root', password: credentials.milvus_root_password },
+      { attempts: 1 },
+    );
+    try {
+      expect((await milvus.checkHealth()).isHealthy).toBe(true);
+      const released = await milvus.releaseCollection({ collection_name: 'e2e' });
+      expect(released.error_code).toBe('Success');
+      const loaded = await milvus.loadCollectionSync({ collection_name: 'e2e' });
+      expect(loaded.error_code).toBe('Success');
+      const rows = await milvus.query({
+        collection_name: 'e2e',
+        filter: 'id == "v1"',
+        output_fields: ['id'],
+      });
+      expect(rows.data.map((r) => r.id)).toEqual(['v1']);
     } finally {
       await milvus.closeConnection();
     }

@@ -1,0 +1,141 @@
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { type MilvusUserSpec, milvusUsers } from '../../schemas/milvus/users.js';
+import type { VectorstackConfig } from '../config/schema.js';
+import type { Credentials } from '../credentials.js';
+import { checkStatus, statusProblem } from '../milvus/status.js';
+import { BootstrapError, type PlannedAction } from './types.js';
+
+/** Kinds of the actions this planner owns (the collection planner owns the rest). */
+export const MILVUS_USER_ACTIONS = new Set([
+  'create-role',
+  'grant-privileges',
+  'create-user',
+  'reset-user',
+  'bind-role',
+]);
+
+export interface MilvusUsersPlan {
+  actions: PlannedAction[];
+  warnings: string[];
+  execute(action: PlannedAction): Promise<void>;
+}
+
+/**
+ * Plans the application and read-only logins: a role per login with privileges on every collection, the user bound to
+ * it, its password the generated one (proved by logging in with it; a user whose password drifted is recreated, since
+ * Milvus never returns a password). Where the server has no RBAC API (milvus-lite), nothing is planned and a warning
+ * says every client then acts as root.
+ */
+export async function planMilvusUsers(
+  client: MilvusClient,
+  config: VectorstackConfig,
+  credentials: Partial<Credentials>,
+  /** Whether a login works with this password (a throwaway connection). */
+  canLogIn: (username: string, password: string) => Promise<boolean>,
+  prefix = '',
+): Promise<MilvusUsersPlan> {
+  const actions: PlannedAction[] = [];
+  const action = (kind: string, target: string, detail: string) =>
+    actions.push({ store: 'milvus', kind, target, detail, destructive: false });
+  const listed = await client.listUsers();
+  const unsupported = statusProblem(listed.status);
+  if (unsupported)
+    return {
+      actions,
+      warnings: [`users and roles: ${unsupported}; every client of this server has root's powers (no RBAC)`],
+      execute: async () => {},
+    };
+  const specs = milvusUsers(config).map((spec) => ({ ...spec, name: prefix + spec.name }));
+  const password = (spec: MilvusUserSpec) => {
+    const value = credentials[spec.secret];
+    if (!value)
+      throw new BootstrapError(
+        `credential ${spec.secret} (password of milvus user ${spec.name}) is missing`,
+        {
+          remedy: `run: npm run up -- --env ${config.environment} (it creates every credential)`,
+        },
+      );
+    return value;
+  };
+
+  for (const spec of specs) {
+    const hasRole = await client.hasRole({ roleName: spec.name });
+    checkStatus(hasRole.status, `hasRole ${spec.name}`);
+    if (!hasRole.hasRole)
+      action(
+        'create-role',
+        spec.name,
+        `privileges on every collection: ${spec.collectionPrivileges.join(', ')}`,
+      );
+    const grants = hasRole.hasRole ? await client.listGrants({ roleName: spec.name }) : undefined;
+    if (grants) checkStatus(grants.status, `listGrants ${spec.name}`);
+    const granted = new Set(
+      (grants?.entities ?? [])
+        .filter((g) => g.object.name === 'Collection' && g.object_name === '*')
+        .map((g) => g.grantor.privilege.name as string),
+    );
+    const missing = spec.collectionPrivileges.filter((p) => !granted.has(p));
+    if (missing.length > 0) action('grant-privileges', spec.name, `Collection *: ${missing.join(', ')}`);
+
+    if (!listed.usernames.includes(spec.name)) {
+      action('create-user', spec.name, `${spec.use}; role ${spec.name}`);
+      continue;
+    }
+    if (!(await canLogIn(spec.name, password(spec)))) {
+      action('reset-user', spec.name, 'password differs from the generated one: user recreated');
+      continue;
+    }
+    const described = await client.describeUser({ username: spec.name, includeRoleInfo: true });
+    checkStatus(described.status, `describeUser ${spec.name}`);
+    const roles = described.results[0]?.roles.map((r) => r.name) ?? [];
+    if (!roles.includes(spec.name)) action('bind-role', spec.name, `role ${spec.name}`);
+  }
+
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  return {
+    actions,
+    warnings: [],
+    execute: async (a) => {
+      const spec = byName.get(a.target)!;
+      const bind = async () =>
+        checkStatus(
+          await client.addUserToRole({ username: spec.name, roleName: spec.name }),
+          `addUserToRole ${spec.name}`,
+        );
+      const create = async () =>
+        checkStatus(
+          await client.createUser({ username: spec.name, password: password(spec) }),
+          `createUser ${spec.name}`,
+        );
+      switch (a.kind) {
+        case 'create-role':
+          return checkStatus(await client.createRole({ roleName: spec.name }), `createRole ${spec.name}`);
+        case 'grant-privileges': {
+          const missing = a.detail.replace(/^Collection \*: /, '').split(', ');
+          for (const privilegeName of missing)
+            checkStatus(
+              await client.grantPrivilege({
+                roleName: spec.name,
+                object: 'Collection' as never,
+                objectName: '*',
+                privilegeName: privilegeName as never,
+              }),
+              `grantPrivilege ${privilegeName} to ${spec.name}`,
+            );
+          return;
+        }
+        case 'create-user':
+          await create();
+          return bind();
+        case 'reset-user':
+          checkStatus(await client.deleteUser({ username: spec.name }), `deleteUser ${spec.name}`);
+          await create();
+          return bind();
+        case 'bind-role':
+          return bind();
+        default:
+          throw new Error(`unknown milvus user action ${a.kind}`);
+      }
+    },
+  };
+}
