@@ -16,14 +16,38 @@ import type { Credentials } from '../credentials.js';
 import type { Deployment } from '../deployment/resolve.js';
 import { VectorstackError } from '../errors.js';
 import type { ServiceName } from '../services/types.js';
+import { type RunOptions, runProcess } from '../util/process.js';
 import type { Endpoints, StoreName } from './endpoints.js';
 
 /** Runs a command inside a service's container or pod (etcdctl, pg_dump); the target decides how. */
 export type ExecInService = (
   service: ServiceName,
   argv: string[],
-  options?: { timeoutMs?: number; input?: string | Buffer },
+  options?: ExecOptions,
 ) => Promise<{ stdout: string; stderr: string }>;
+
+/** stdin and stdout of a command run in a service: text, or files streamed without holding them in memory. */
+export type ExecOptions = Pick<RunOptions, 'input' | 'stdinFile' | 'stdoutFile' | 'timeoutMs'>;
+
+/**
+ * The one way both targets run a command in a service: `prefix` is how the target reaches it (`docker exec -i
+ * <container>`, `kubectl exec -i <pod> -c <service> --`). A failure names the service and the command.
+ */
+export async function execThrough(
+  prefix: [string, ...string[]],
+  service: ServiceName,
+  argv: string[],
+  options: ExecOptions = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const [command, ...args] = prefix;
+  const result = await runProcess(command, [...args, ...argv], { timeoutMs: 30_000, ...options });
+  if (result.exitCode !== 0)
+    throw new VectorstackError(
+      `${service}: ${argv[0]} ${result.timedOut ? `timed out after ${(options.timeoutMs ?? 30_000) / 1000} s` : `failed (exit ${result.exitCode})`}`,
+      { problems: [(result.stderr || result.stdout).trim() || 'no output'] },
+    );
+  return { stdout: result.stdout, stderr: result.stderr };
+}
 
 /** The store is disabled, or this environment does not make it reachable from here. */
 export class NotReachableError extends VectorstackError {}
@@ -144,7 +168,7 @@ export class RunningStack {
   exec(
     service: ServiceName,
     argv: string[],
-    options?: { timeoutMs?: number; input?: string | Buffer },
+    options?: ExecOptions,
   ): Promise<{ stdout: string; stderr: string }> {
     return this.target.exec(service, argv, options);
   }

@@ -9,7 +9,7 @@ import { VectorstackError } from '../../errors.js';
 import type { ServiceName } from '../../services/types.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
 import { endpointsAt, publishedPorts } from '../../stack/endpoints.js';
-import { type ExecInService, RunningStack } from '../../stack/running-stack.js';
+import { type ExecInService, execThrough, RunningStack } from '../../stack/running-stack.js';
 import { waitFor } from '../../util/poll.js';
 import { Progress } from '../../util/progress.js';
 import type {
@@ -288,20 +288,8 @@ export class DockerDriver implements TargetDriver {
       throw new DockerTargetError(`environment ${config.environment} is not up (no containers)`, {
         remedy: `run: npm run up -- --env ${config.environment}`,
       });
-    const exec: ExecInService = async (service: ServiceName, argv, options = {}) => {
-      const container = dockerContainerName(config, service);
-      const interactive = options.input === undefined ? [] : ['-i'];
-      const result = await $({
-        quiet: true,
-        nothrow: true,
-        input: options.input,
-      })`docker exec ${interactive} ${container} ${argv}`.timeout(options.timeoutMs ?? 30_000);
-      if (result.exitCode !== 0)
-        throw new VectorstackError(
-          `${service} (docker exec ${container} ${argv[0]}): ${(result.stderr || result.stdout || `exit ${result.exitCode}`).trim()}`,
-        );
-      return { stdout: result.stdout, stderr: result.stderr };
-    };
+    const exec: ExecInService = (service: ServiceName, argv, options = {}) =>
+      execThrough(['docker', 'exec', '-i', dockerContainerName(config, service)], service, argv, options);
     return new RunningStack(
       this.deployment,
       endpointsAt(config, config.docker.bindAddress, publishedPorts(specs)),

@@ -10,7 +10,7 @@ import { importClusterImages } from '../../localcluster/index.js';
 import { SECRET_NAMES, type ServiceName } from '../../services/types.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
 import { endpointsAt } from '../../stack/endpoints.js';
-import { type ExecInService, RunningStack } from '../../stack/running-stack.js';
+import { type ExecInService, execThrough, RunningStack } from '../../stack/running-stack.js';
 import { Progress } from '../../util/progress.js';
 import type {
   ApplyOptions,
@@ -254,17 +254,22 @@ export class KubernetesDriver implements TargetDriver {
             remedy: `check: npm run status -- --env ${this.config.environment}`,
           },
         );
-      const exec: ExecInService = async (service, argv, execOptions = {}) => {
-        const pod = `${objectName(this.config.project, service)}-0`;
-        const stdout = await this.kubectl.run(
-          ['exec', ...(execOptions.input === undefined ? [] : ['-i']), pod, '-c', service, '--', ...argv],
-          {
-            input: execOptions.input,
-            timeoutMs: execOptions.timeoutMs ?? 30_000,
-          },
+      const exec: ExecInService = (service, argv, execOptions = {}) =>
+        execThrough(
+          [
+            this.kubectl.binary,
+            ...this.kubectl.baseArgs,
+            'exec',
+            '-i',
+            `${objectName(this.config.project, service)}-0`,
+            '-c',
+            service,
+            '--',
+          ],
+          service,
+          argv,
+          execOptions,
         );
-        return { stdout, stderr: '' };
-      };
       return new RunningStack(this.deployment, endpointsAt(this.config, LOOPBACK, ports), credentials, {
         exec,
         close,

@@ -44,7 +44,6 @@ export class Kubectl {
       `--kubeconfig=${kubeconfigPath(config, environ)}`,
       ...(context ? [`--context=${context}`] : []),
       `--namespace=${config.kubernetes.namespace}`,
-      '--request-timeout=20s',
     ];
   }
 
@@ -54,7 +53,7 @@ export class Kubectl {
       quiet: true,
       nothrow: true,
       input: options.input,
-    })`${this.binary} ${this.baseArgs} ${args}`
+    })`${this.binary} ${this.baseArgs} ${'--request-timeout=20s'} ${args}`
       .timeout(options.timeoutMs ?? 60_000)
       .catch((error: Error) => ({ exitCode: -1, stdout: '', stderr: error.message }));
     if (result.exitCode !== 0) {
