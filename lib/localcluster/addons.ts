@@ -4,6 +4,7 @@ import type { ApiClient, KubeObject } from './api.js';
 import { containerdImageName } from './containerd.js';
 import { writeIfChanged } from './files.js';
 import type { ClusterLayout } from './layout.js';
+import { KUBE_ROUTER_USER, LOCAL_PATH_PROVISIONER_USER } from './pki.js';
 import { startDetached } from './processes.js';
 
 export const DEFAULT_STORAGE_CLASS = 'local-path';
@@ -171,13 +172,92 @@ export function localPathObjects(): KubeObject[] {
   ];
 }
 
+/**
+ * Roles of the two host agents, bound to the users of their client certificates: kube-router reads what network
+ * policies select (as its DaemonSet's ClusterRole upstream); local-path-provisioner's rules are those of its
+ * v0.0.30 manifest (leader election is off).
+ */
+export function agentRbacObjects(): KubeObject[] {
+  const rbac = 'rbac.authorization.k8s.io';
+  const user = (name: string) => [{ apiGroup: rbac, kind: 'User', name }];
+  return [
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: 'vectorstack:kube-router' },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['namespaces', 'pods', 'services', 'nodes', 'endpoints'],
+          verbs: ['get', 'list', 'watch'],
+        },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'vectorstack:kube-router' },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: 'vectorstack:kube-router' },
+      subjects: user(KUBE_ROUTER_USER),
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRole',
+      metadata: { name: 'vectorstack:local-path-provisioner' },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['nodes', 'persistentvolumeclaims', 'configmaps', 'pods', 'pods/log'],
+          verbs: ['get', 'list', 'watch'],
+        },
+        {
+          apiGroups: [''],
+          resources: ['persistentvolumes'],
+          verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+        },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'vectorstack:local-path-provisioner' },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: 'vectorstack:local-path-provisioner' },
+      subjects: user(LOCAL_PATH_PROVISIONER_USER),
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'Role',
+      metadata: { name: 'vectorstack:local-path-provisioner', namespace: LOCAL_PATH_NAMESPACE },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['pods'],
+          verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+        },
+      ],
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: 'vectorstack:local-path-provisioner', namespace: LOCAL_PATH_NAMESPACE },
+      roleRef: { apiGroup: rbac, kind: 'Role', name: 'vectorstack:local-path-provisioner' },
+      subjects: user(LOCAL_PATH_PROVISIONER_USER),
+    },
+  ];
+}
+
 export async function applyAddonObjects(api: ApiClient, layout: ClusterLayout, corednsImage: string) {
-  for (const obj of [...corednsObjects(layout, corednsImage), ...localPathObjects()]) await api.apply(obj);
+  for (const obj of [...localPathObjects(), ...agentRbacObjects(), ...corednsObjects(layout, corednsImage)])
+    await api.apply(obj);
 }
 
 /**
  * kube-router's network policy controller only (no routing, no service proxy: kube-proxy does Services), as a host
- * process with the admin kubeconfig. It programs iptables and ipsets from NetworkPolicies; no health or metrics
+ * process with a kubeconfig of its own (user system:vectorstack:kube-router). It programs iptables and ipsets from NetworkPolicies; no health or metrics
  * listener.
  */
 export function startKubeRouter(layout: ClusterLayout, binary: string, kubeconfig: string): boolean {

@@ -36,7 +36,7 @@ import {
   removeNetwork,
 } from './network.js';
 import { startNode } from './node.js';
-import { ensureClusterPki } from './pki.js';
+import { ensureClusterPki, KUBE_ROUTER_USER, LOCAL_PATH_PROVISIONER_USER } from './pki.js';
 import { killPid, pidsWithArgument, runningPid, stopProcess, withClusterLock } from './processes.js';
 
 /** The cluster's host processes, in start order (etcd runs in Docker and is listed separately). */
@@ -132,6 +132,8 @@ function ensureCredentials(layout: ClusterLayout) {
     scheduler: path.join(dir, 'kube-scheduler.kubeconfig'),
     kubelet: path.join(dir, 'kubelet.kubeconfig'),
     kubeProxy: path.join(dir, 'kube-proxy.kubeconfig'),
+    kubeRouter: path.join(dir, 'kube-router.kubeconfig'),
+    localPathProvisioner: path.join(dir, 'local-path-provisioner.kubeconfig'),
   };
   const write = (file: string, user: string, client: { cert: string; key: string }) =>
     writeKubeconfig(file, {
@@ -146,6 +148,8 @@ function ensureCredentials(layout: ClusterLayout) {
   write(kubeconfigs.scheduler, 'system:kube-scheduler', pki.scheduler);
   write(kubeconfigs.kubelet, `system:node:${layout.nodeName}`, pki.kubelet);
   write(kubeconfigs.kubeProxy, 'system:kube-proxy', pki.kubeProxy);
+  write(kubeconfigs.kubeRouter, KUBE_ROUTER_USER, pki.kubeRouter);
+  write(kubeconfigs.localPathProvisioner, LOCAL_PATH_PROVISIONER_USER, pki.localPathProvisioner);
   return { pki, kubeconfigs };
 }
 
@@ -315,18 +319,19 @@ async function up(options: ClusterOptions): Promise<ClusterUpResult> {
     );
     started.push(...nodeStarted);
     if (nodeStarted.length > 0) log(`node: ${nodeStarted.join(', ')} started`);
-    if (startKubeRouter(layout, toolchain.binaries.kubeRouter, layout.kubeconfig))
+    // The agents' roles (and CoreDNS, the StorageClass) before the agents: they fail without their permissions.
+    await applyAddonObjects(api, layout, toolchain.images.coredns);
+    if (startKubeRouter(layout, toolchain.binaries.kubeRouter, kubeconfigs.kubeRouter))
       started.push('kube-router');
     if (
       startLocalPathProvisioner(
         layout,
         toolchain.binaries.localPathProvisioner,
-        layout.kubeconfig,
+        kubeconfigs.localPathProvisioner,
         toolchain.images.helper,
       )
     )
       started.push('local-path-provisioner');
-    await applyAddonObjects(api, layout, toolchain.images.coredns);
 
     const progress = (what: string) => {
       let last = '';

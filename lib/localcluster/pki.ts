@@ -121,6 +121,10 @@ export function ensureServiceAccountKey(dir: string): { key: string; pub: string
   return files;
 }
 
+/** The users the host agents authenticate as (their certificates' CN); addons.ts binds their roles. */
+export const KUBE_ROUTER_USER = 'system:vectorstack:kube-router';
+export const LOCAL_PATH_PROVISIONER_USER = 'system:vectorstack:local-path-provisioner';
+
 /** Identities of the cluster's components: who they are to the API server's RBAC (CN = user, O = group). */
 export interface ClusterPki {
   ca: CertFiles;
@@ -132,6 +136,9 @@ export interface ClusterPki {
   kubelet: CertFiles;
   kubeletServing: CertFiles;
   kubeProxy: CertFiles;
+  /** Host agents with RBAC of their own (lib/localcluster/addons.ts). */
+  kubeRouter: CertFiles;
+  localPathProvisioner: CertFiles;
   serviceAccount: { key: string; pub: string };
 }
 
@@ -192,6 +199,12 @@ export function ensureClusterPki(
       altNames: [`IP:${opts.nodeIp}`, 'IP:127.0.0.1', `DNS:${opts.nodeName}`],
     }),
     kubeProxy: cert({ name: 'kube-proxy', commonName: 'system:kube-proxy', usage: 'client' }),
+    kubeRouter: cert({ name: 'kube-router', commonName: KUBE_ROUTER_USER, usage: 'client' }),
+    localPathProvisioner: cert({
+      name: 'local-path-provisioner',
+      commonName: LOCAL_PATH_PROVISIONER_USER,
+      usage: 'client',
+    }),
     serviceAccount: ensureServiceAccountKey(dir),
   };
 }
