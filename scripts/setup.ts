@@ -14,7 +14,8 @@ const USAGE = [
   '  --force     rebuild a component even if cached (tofu, minio, mc, image:postgres, image:debian, ...)',
   `  --only      run only these steps (repeatable): ${SETUP_STEPS.join(', ')}; the Docker engine is always checked`,
   '  --tests     also prepare what only the test suite needs (envtest: a Kubernetes API server built from source;',
-  '              cluster: a single-node Kubernetes cluster, see npm run cluster)',
+  '              cluster: a single-node Kubernetes cluster, see npm run cluster;',
+  '              chroma: Chroma 0.4.24 and 1.5.9 server venvs, hash-pinned from PyPI)',
   `  cache: ${cacheDir()} (override with VECTORSTACK_CACHE_DIR)`,
 ].join('\n');
 
@@ -41,7 +42,7 @@ await runMain(async () => {
       only.length > 0
         ? (only as SetupStepName[])
         : flags.tests
-          ? [...DEFAULT_SETUP_STEPS, 'envtest', 'cluster']
+          ? [...DEFAULT_SETUP_STEPS, 'envtest', 'cluster', 'chroma']
           : undefined,
     progress: new Progress(),
   });

@@ -4,6 +4,7 @@ import { $ } from 'zx';
 import { DEFAULT_IMAGES, IMAGE_KEYS, type ImageKey } from '../images.js';
 import { imagesFile, REPO_ROOT } from '../paths.js';
 import { Progress } from '../util/progress.js';
+import { ensureChromaServers } from './chroma.js';
 import { ensureDebianBase } from './debian-base.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureEnvtest } from './envtest-build.js';
@@ -25,11 +26,20 @@ export interface SetupOptions {
   environ?: NodeJS.ProcessEnv;
 }
 
-export const SETUP_STEPS = ['docker', 'terraform', 'providers', 'envtest', 'cluster', 'images'] as const;
+export const SETUP_STEPS = [
+  'docker',
+  'terraform',
+  'providers',
+  'envtest',
+  'cluster',
+  'chroma',
+  'images',
+] as const;
 export type SetupStepName = (typeof SETUP_STEPS)[number];
 /**
- * What running the stack needs. `envtest` (a Kubernetes API server for the cluster-stack tests) and `cluster` (the
- * single-node cluster of lib/localcluster) are added by --tests; `npm run cluster -- up` runs `cluster` itself.
+ * What running the stack needs. `envtest` (a Kubernetes API server for the cluster-stack tests), `cluster` (the
+ * single-node cluster of lib/localcluster) and `chroma` (Chroma server venvs for the import tests) are added by
+ * --tests; `npm run cluster -- up` runs `cluster` itself, `npm run import:chroma` installs a Chroma version on demand.
  */
 export const DEFAULT_SETUP_STEPS: SetupStepName[] = ['docker', 'terraform', 'providers', 'images'];
 
@@ -120,6 +130,8 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     else skip('cluster', 'no Docker engine');
     if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
   }
+  // Chroma server venvs (lib/setup/chroma.ts) for test/integration/chroma-import.test.ts.
+  if (wanted.has('chroma')) await step('chroma servers', () => ensureChromaServers(ctx));
   if (!wanted.has('images')) return finish();
 
   if (!usable(docker)) {
