@@ -11,13 +11,6 @@ import { runningPid } from './processes.js';
 export { DEFAULT_STORAGE_CLASS } from './addons.js';
 export { ApiClient, type ApiResponse, type KubeObject } from './api.js';
 export { containerdImageName } from './containerd.js';
-export {
-  type ApiResponse as EnvtestApiResponse,
-  type ControlPlane,
-  ControlPlaneError,
-  type ControlPlaneOptions,
-  startControlPlane,
-} from './envtest.js';
 export { LocalClusterError } from './errors.js';
 export { CLUSTER_CONTEXT, type ClusterLayout, clusterLayout } from './layout.js';
 export {

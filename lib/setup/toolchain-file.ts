@@ -10,7 +10,7 @@ export interface ToolchainRecord {
   cliConfigFile?: string;
   /** Provider versions in that mirror; synthesis pins these instead of the bindings' versions. */
   providers?: Record<string, string>;
-  /** Throwaway Kubernetes control plane (lib/deploy/envtest.ts): binaries built from the Go module proxy. */
+  /** Throwaway Kubernetes control plane (test/integration/envtest.ts): binaries built from the Go module proxy. */
   envtest?: { apiserver: string; controllerManager?: string; version: string };
   /** The single-node cluster (lib/localcluster): binaries, images and versions (setup step cluster). */
   cluster?: ClusterToolchain;

@@ -6,13 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/load.js';
 import type { VectorstackConfig } from '../../lib/config/schema.js';
-import { type ControlPlane, startControlPlane } from '../../lib/deploy/envtest.js';
 import { resolveDeployment } from '../../lib/deployment/resolve.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { SECRET_NAMES } from '../../lib/services/types.js';
 import { readToolchain } from '../../lib/setup/toolchain-file.js';
 import { KubernetesDriver } from '../../lib/targets/kubernetes/driver.js';
 import { Progress } from '../../lib/util/progress.js';
+import { type ControlPlane, startControlPlane } from './envtest.js';
 
 /**
  * The staging stack applied to a real kube-apiserver + kube-controller-manager (built by `npm run setup`, step

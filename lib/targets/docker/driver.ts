@@ -145,7 +145,8 @@ export class DockerDriver implements TargetDriver {
     return waitFor(
       `${this.config.environment}: every container healthy`,
       async () => {
-        const workloads = await this.status();
+        // Container health only: Milvus's own health API is asked once its root password is the generated one.
+        const workloads = this.containerStatus(await this.containers());
         const waiting = workloads.filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`);
         if (waiting.length === 0) return workloads;
         return { waiting: waiting.join(', ') };

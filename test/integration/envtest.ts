@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
-import { readImageOverrides, resolveImages } from '../images.js';
-import { imagesFile } from '../paths.js';
-import { readToolchain } from '../setup/toolchain-file.js';
-import { WaitAbortError, waitFor } from '../util/poll.js';
-import { apiserverArgs, controllerManagerArgs } from './control-plane.js';
-import { LocalClusterError } from './errors.js';
-import { ensureCa, ensureCert, ensureServiceAccountKey } from './pki.js';
+import { readImageOverrides, resolveImages } from '../../lib/images.js';
+import { apiserverArgs, controllerManagerArgs } from '../../lib/localcluster/control-plane.js';
+import { LocalClusterError } from '../../lib/localcluster/errors.js';
+import { ensureCa, ensureCert, ensureServiceAccountKey } from '../../lib/localcluster/pki.js';
+import { imagesFile } from '../../lib/paths.js';
+import { readToolchain } from '../../lib/setup/toolchain-file.js';
+import { WaitAbortError, waitFor } from '../../lib/util/poll.js';
 
 /**
  * A throwaway Kubernetes control plane on 127.0.0.1 (the envtest pattern): etcd in a container, kube-apiserver and
