@@ -2,7 +2,7 @@ import { type LoadConfigOptions, loadConfig } from '../config/load.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import { DEFAULT_IMAGES, type ImageKey, readImageOverrides, resolveImages } from '../images.js';
 import { imagesFile, stateDir } from '../paths.js';
-import { buildServiceSpecs, type ServiceTopology } from '../services/specs.js';
+import { buildServiceSpecs, PG_DATA, type ServiceTopology } from '../services/specs.js';
 import type { ServiceName, ServiceSpec } from '../services/types.js';
 import { objectName, podHost, serviceHost } from './names.js';
 
@@ -87,6 +87,7 @@ export function clusterTopology(config: VectorstackConfig): ServiceTopology {
       token: `${config.project}-${config.environment}-etcd`,
     },
     hosts: { etcd: serviceHost(config, 'etcd'), minio: serviceHost(config, 'minio') },
+    postgresDataDir: `${PG_DATA}/pgdata`,
   };
 }
 

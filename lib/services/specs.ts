@@ -3,7 +3,8 @@ import type { VectorstackConfig } from '../config/schema.js';
 import type { ImageKey } from '../images.js';
 import type { ServiceName, ServiceSpec } from './types.js';
 
-const PG_DATA = '/var/lib/postgresql/data';
+/** The official image's data directory, and the mount point of PostgreSQL's volume on every target. */
+export const PG_DATA = '/var/lib/postgresql/data';
 
 /** Container-side ports, fixed by the images; host ports come from the config. */
 export const CONTAINER_PORTS = {
@@ -26,7 +27,7 @@ const health = (command: string[], startPeriodSeconds: number, intervalSeconds =
   startPeriodSeconds,
 });
 
-export function postgresSpec(config: VectorstackConfig, image: string): ServiceSpec {
+export function postgresSpec(config: VectorstackConfig, image: string, dataDir = PG_DATA): ServiceSpec {
   const pg = config.postgres;
   return {
     name: 'postgres',
@@ -47,7 +48,7 @@ export function postgresSpec(config: VectorstackConfig, image: string): ServiceS
       POSTGRES_PASSWORD: [{ secret: 'postgres_password' }],
       // Every connection over TCP must authenticate with SCRAM; the official image would otherwise pick md5.
       POSTGRES_INITDB_ARGS: ['--auth-host=scram-sha-256 --auth-local=trust'],
-      PGDATA: [PG_DATA],
+      PGDATA: [dataDir],
     },
     ports: [
       {
@@ -324,6 +325,12 @@ export interface ServiceTopology {
   etcdCluster?: EtcdClusterOptions;
   /** Hosts Milvus and the bucket job connect to. @default { etcd: 'etcd', minio: 'minio' } */
   hosts?: { etcd: string; minio: string };
+  /**
+   * PostgreSQL's data directory, inside its volume. Kubernetes mounts a claim whose directories the kubelet creates as
+   * root; initdb must create (and chmod) its own directory, so it goes one level down there.
+   * @default '/var/lib/postgresql/data' (the volume's mount point, as the official image expects on Docker)
+   */
+  postgresDataDir?: string;
 }
 
 export function buildServiceSpecs(
@@ -333,7 +340,7 @@ export function buildServiceSpecs(
 ): ServiceSpec[] {
   const hosts = topology.hosts ?? { etcd: 'etcd', minio: 'minio' };
   const specs: ServiceSpec[] = [];
-  if (config.postgres.enabled) specs.push(postgresSpec(config, images.postgres));
+  if (config.postgres.enabled) specs.push(postgresSpec(config, images.postgres, topology.postgresDataDir));
   if (config.milvus.enabled) {
     specs.push(
       etcdSpec(config, images.etcd, topology.etcdAdvertiseHost, topology.etcdCluster),
