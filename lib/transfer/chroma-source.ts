@@ -107,14 +107,14 @@ export class ChromaSource {
   }
 
   /**
-   * Pages of records from `offset` on, `pageSize` at a time; the next page is requested while the caller works on the
-   * current one (one page of look-ahead, so memory stays two pages).
+   * Pages of records from `offset` on, `pageSize` at a time. `readAhead` further pages are requested while the caller
+   * works on the current one (a server answers concurrent gets in parallel), so memory stays `readAhead + 1` pages.
    */
   async *pages(
     collection: SourceCollection,
-    options: { offset?: number; pageSize: number },
+    options: { offset?: number; pageSize: number; readAhead?: number },
   ): AsyncGenerator<{ offset: number; records: TransferRecord[] }> {
-    let offset = options.offset ?? 0;
+    const ahead = options.readAhead ?? 2;
     const fetchPage = (at: number) =>
       this.client
         .get(collection.info, { offset: at, limit: options.pageSize }, [
@@ -123,16 +123,26 @@ export class ChromaSource {
           'metadatas',
         ])
         .then(decodeRecords);
-    let next = fetchPage(offset);
-    for (let guard = 0; guard < 100_000_000; guard++) {
-      const records = await next;
+    const queue: { offset: number; records: Promise<TransferRecord[]> }[] = [];
+    let next = options.offset ?? 0;
+    let ended = false;
+    const schedule = () => {
+      while (!ended && queue.length <= ahead) {
+        const records = fetchPage(next);
+        // A rejection surfaces when that page is awaited; until then it must not end the process.
+        records.catch(() => {});
+        queue.push({ offset: next, records });
+        next += options.pageSize;
+      }
+    };
+    schedule();
+    for (let guard = 0; guard < 100_000_000 && queue.length > 0; guard++) {
+      const page = queue.shift()!;
+      const records = await page.records;
       if (records.length === 0) return;
-      const at = offset;
-      offset += records.length;
-      next = records.length < options.pageSize ? Promise.resolve([]) : fetchPage(offset);
-      // An unawaited rejection of the look-ahead must not end the process; it surfaces at the next await.
-      next.catch(() => {});
-      yield { offset: at, records };
+      if (records.length < options.pageSize) ended = true;
+      schedule();
+      yield { offset: page.offset, records };
     }
   }
 

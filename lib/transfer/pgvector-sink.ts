@@ -130,7 +130,7 @@ export class PgvectorSink implements TargetSink {
   async write(plan: CollectionPlan, offset: number, records: TransferRecord[]): Promise<void> {
     const c = this.client;
     const table = this.table(plan.chromaName);
-    const body = copyRows(records);
+    const body = copyBinary(records);
     await c.query('BEGIN');
     try {
       // COPY straight into the table; a page whose ids are there already (an earlier pass) is upserted instead.
@@ -138,7 +138,7 @@ export class PgvectorSink implements TargetSink {
       try {
         await pipeline(
           [body],
-          c.query(copyFrom(`COPY ${table} (id, embedding, document, metadata) FROM STDIN`)),
+          c.query(copyFrom(`COPY ${table} (id, embedding, document, metadata) FROM STDIN (FORMAT binary)`)),
         );
       } catch (error) {
         if ((error as { code?: string }).code !== '23505') throw error;
@@ -148,7 +148,9 @@ export class PgvectorSink implements TargetSink {
         );
         await pipeline(
           [body],
-          c.query(copyFrom('COPY vs_import_stage (id, embedding, document, metadata) FROM STDIN')),
+          c.query(
+            copyFrom('COPY vs_import_stage (id, embedding, document, metadata) FROM STDIN (FORMAT binary)'),
+          ),
         );
         await c.query(
           `INSERT INTO ${table} (id, embedding, document, metadata) SELECT id, embedding, document, metadata FROM vs_import_stage
@@ -277,17 +279,56 @@ export function parseVector(text: string): Float32Array {
   return inner === '' ? new Float32Array(0) : Float32Array.from(inner.split(','), Number);
 }
 
-/** COPY text format: tab-separated, `\N` for NULL, backslash escapes for backslash, tab, newline and carriage return. */
-export function copyField(value: string | null): string {
-  if (value === null) return '\\N';
-  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-}
+const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-export function copyRows(records: TransferRecord[]): string {
-  let out = '';
-  for (const r of records)
-    out += `${copyField(r.id)}\t${vectorLiteral(r.embedding)}\t${copyField(r.document)}\t${copyField(r.metadata === null ? null : JSON.stringify(r.metadata))}\n`;
-  return out;
+/**
+ * COPY binary format of (id text, embedding vector, document text, metadata jsonb): the float32 components travel as
+ * their own bytes (pgvector's binary form: int16 dimension, int16 0, big-endian float4s), so nothing is rounded or
+ * parsed on the way, and neither side formats or parses decimals.
+ */
+export function copyBinary(records: TransferRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(COPY_SIGNATURE.length + 8);
+  COPY_SIGNATURE.copy(header);
+  parts.push(header);
+  const text = (value: string | null) => {
+    if (value === null) {
+      const none = Buffer.alloc(4);
+      none.writeInt32BE(-1);
+      parts.push(none);
+      return;
+    }
+    const bytes = Buffer.from(value, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(bytes.length);
+    parts.push(length, bytes);
+  };
+  for (const r of records) {
+    const count = Buffer.alloc(2);
+    count.writeInt16BE(4);
+    parts.push(count);
+    text(r.id);
+    const d = r.embedding.length;
+    const vector = Buffer.alloc(4 + 4 + 4 * d);
+    vector.writeInt32BE(4 + 4 * d, 0);
+    vector.writeInt16BE(d, 4);
+    vector.writeInt16BE(0, 6);
+    for (let i = 0; i < d; i++) vector.writeFloatBE(r.embedding[i]!, 8 + 4 * i);
+    parts.push(vector);
+    text(r.document);
+    if (r.metadata === null) text(null);
+    else {
+      // jsonb's binary form: a version byte (1) and the JSON text.
+      const json = Buffer.from(`\x01${JSON.stringify(r.metadata)}`, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(json.length);
+      parts.push(length, json);
+    }
+  }
+  const trailer = Buffer.alloc(2);
+  trailer.writeInt16BE(-1);
+  parts.push(trailer);
+  return Buffer.concat(parts);
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   topKAgreement,
 } from '../../lib/transfer/compare.js';
 import type { TransferRecord } from '../../lib/transfer/model.js';
-import { copyField, copyRows, parseVector } from '../../lib/transfer/pgvector-sink.js';
+import { copyBinary, parseVector } from '../../lib/transfer/pgvector-sink.js';
 import { conflictsOf, vectorLiteral } from '../../lib/transfer/sink.js';
 import { samplePositions } from '../../lib/transfer/verify.js';
 
@@ -64,10 +64,28 @@ describe('text forms written to PostgreSQL', () => {
     expect(literal.length).toBeLessThan(values.length * 16);
   });
 
-  it('escapes COPY text fields', () => {
-    expect(copyField(null)).toBe('\\N');
-    expect(copyField('a\tb\nc\\d\re')).toBe('a\\tb\\nc\\\\d\\re');
-    expect(copyRows([record({ document: null, metadata: null })])).toBe('ä-1\t[0.1,-0,3]\t\\N\t\\N\n');
+  it('writes COPY binary tuples: text, pgvector float4s bit for bit, NULLs, jsonb version 1', () => {
+    const buffer = copyBinary([record({ document: null, metadata: { a: 1 } })]);
+    expect(buffer.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
+    let at = 19;
+    expect(buffer.readInt16BE(at)).toBe(4);
+    at += 2;
+    const idLength = buffer.readInt32BE(at);
+    expect(buffer.subarray(at + 4, at + 4 + idLength).toString('utf8')).toBe('ä-1');
+    at += 4 + idLength;
+    expect(buffer.readInt32BE(at)).toBe(4 + 4 * 3);
+    expect([buffer.readInt16BE(at + 4), buffer.readInt16BE(at + 6)]).toEqual([3, 0]);
+    const components = Float32Array.from([0, 1, 2], (i) => buffer.readFloatBE(at + 8 + 4 * i));
+    expect(float32Identical(components, record().embedding)).toBe(true);
+    at += 4 + 4 + 4 * 3;
+    expect(buffer.readInt32BE(at)).toBe(-1);
+    at += 4;
+    const jsonLength = buffer.readInt32BE(at);
+    expect(buffer[at + 4]).toBe(1);
+    expect(buffer.subarray(at + 5, at + 4 + jsonLength).toString('utf8')).toBe('{"a":1}');
+    at += 4 + jsonLength;
+    expect(buffer.readInt16BE(at)).toBe(-1);
+    expect(buffer.length).toBe(at + 2);
   });
 });
 
