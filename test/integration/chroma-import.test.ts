@@ -58,7 +58,14 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const server of servers.values()) await server.stop();
   if (stack) {
-    await dropImported(stack, [...created, 'v15-dims', 'v15-metric', 'dir-v04', 'dir-v15']).catch(() => {});
+    await dropImported(stack, [
+      ...created,
+      'v15-dims',
+      'v15-metric',
+      'v15-verify',
+      'dir-v04',
+      'dir-v15',
+    ]).catch(() => {});
     await stack.close();
   }
 });
@@ -201,6 +208,45 @@ describe('an interrupted import', () => {
     // Every id exactly once in Milvus (its primary key does not refuse duplicates; fetch() fails on one).
     const ids = Array.from({ length: 2000 }, (_, i) => `sift-${i}`);
     expect((await milvus.fetch(name, ids)).size).toBe(2000);
+  });
+});
+
+describe('dry run and verification alone', () => {
+  it('plans without writing, and --verify-only exits 2 naming the collection and the first differing ids', async () => {
+    const { server, client } = await startScratchChroma('1.5.9');
+    try {
+      await seedGenerated(client, 'v15-verify', 'cosine', { count: 50, arrays: true });
+      await dropImported(stack, ['v15-verify']);
+      const dry = cli(['--from', server.url, '--to', 'both', '--dry-run', '--json']);
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(
+        JSON.parse(dry.stdout).rows.map((r: { status: string; finished: string }) => [r.status, r.finished]),
+      ).toEqual([
+        ['planned', 'new'],
+        ['planned', 'new'],
+      ]);
+      const pg = new PgvectorSink(await openTransferClient(stack));
+      expect(await pg.existing('v15-verify')).toBeUndefined();
+      expect(cli(['--from', server.url, '--to', 'both']).status).toBe(0);
+      // Someone changes one record's metadata and deletes another in PostgreSQL.
+      await stack.with(openTransferClient(stack), async (c) => {
+        await c.query(
+          `UPDATE imported."${pgTable('v15-verify')}" SET metadata = '{"lang":"xx"}' WHERE id = 'ид-3-ü'`,
+        );
+        await c.query(`DELETE FROM imported."${pgTable('v15-verify')}" WHERE id = '文書/4 🚀'`);
+      });
+      const verify = cli(['--from', server.url, '--to', 'both', '--verify-only']);
+      expect(verify.status).toBe(2);
+      expect(verify.stdout).toMatch(
+        /v15-verify: pgvector imported\."v15_verify_[0-9a-f]{8}" holds 49 records, the source 50/,
+      );
+      expect(verify.stdout).toContain('2 record(s) missing or different');
+      expect(verify.stdout).toContain('first: "ид-3-ü" (metadata); "文書/4 🚀" (missing)');
+      // Milvus's copy is untouched and still verifies.
+      expect(verify.stdout).not.toMatch(/v15-verify: milvus/);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
