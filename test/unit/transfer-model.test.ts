@@ -1,8 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CHROMA_VERSIONS } from '../../lib/setup/chroma.js';
 import { compareLayouts, layoutMismatch, readChromaLayout } from '../../lib/transfer/chroma-layout.js';
 import {
@@ -63,8 +63,13 @@ describe('distance spaces', () => {
 });
 
 describe('persisted directory layouts', () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
   function directory(migrations: string[]): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-chroma-layout-'));
+    made.push(dir);
     const db = new Database(path.join(dir, 'chroma.sqlite3'));
     db.exec('CREATE TABLE migrations (dir TEXT, version INTEGER, filename TEXT, sql TEXT, hash TEXT)');
     const insert = db.prepare('INSERT INTO migrations VALUES (?, ?, ?, ?, ?)');
@@ -105,6 +110,7 @@ describe('persisted directory layouts', () => {
 
   it('refuses what is not a Chroma 0.4+ directory', () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'vs-chroma-layout-'));
+    made.push(empty);
     expect(() => readChromaLayout(empty)).toThrow(/no chroma\.sqlite3/);
     expect(() => readChromaLayout(path.join(empty, 'nope'))).toThrow(/no such directory/);
   });
