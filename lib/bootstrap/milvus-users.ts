@@ -67,8 +67,11 @@ export async function planMilvusUsers(
         spec.name,
         `privileges on every collection: ${spec.collectionPrivileges.join(', ')}`,
       );
-    const grants = hasRole.hasRole ? await client.listGrants({ roleName: spec.name }) : undefined;
-    if (grants) checkStatus(grants.status, `listGrants ${spec.name}`);
+    // selectGrant with the object named: 2.3 answers listGrants (no object) with nothing.
+    const grants = hasRole.hasRole
+      ? await client.selectGrant({ roleName: spec.name, object: 'Collection' as never, objectName: '*' })
+      : undefined;
+    if (grants) checkStatus(grants.status, `selectGrant ${spec.name}`);
     const granted = new Set(
       (grants?.entities ?? [])
         .filter((g) => g.object.name === 'Collection' && g.object_name === '*')

@@ -1,0 +1,302 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config/load.js';
+import { objectName } from '../../lib/deployment/names.js';
+import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
+import { clusterDown, clusterUp } from '../../lib/localcluster/index.js';
+import { REPO_ROOT } from '../../lib/paths.js';
+import type { ServiceName } from '../../lib/services/types.js';
+import { KubernetesDriver } from '../../lib/targets/kubernetes/driver.js';
+import { Kubectl } from '../../lib/targets/kubernetes/kubectl.js';
+import { waitFor } from '../../lib/util/poll.js';
+import { Progress } from '../../lib/util/progress.js';
+
+/**
+ * The staging environment on the kit's own single-node cluster (lib/localcluster), with the documented small-node
+ * override: every pod runs under Pod Security "restricted" with the real images, the commands reach the stores through
+ * port-forwards, NetworkPolicies are enforced, data survives its pod, a second deploy changes nothing, and destroy
+ * leaves the namespace empty. Needs the prepared host (npm run setup -- --tests); fails, never skips, without it.
+ */
+const cwd = mkdtempSync(path.join(os.tmpdir(), 'vs-staging-'));
+/** What docs/kubernetes.md tells a user to write for the local cluster: the host's images, small CPU requests. */
+const LOCAL_CLUSTER_CONFIG = {
+  environments: { staging: { kubernetes: { localCluster: true, cpuRequestFraction: 0.1 } } },
+};
+writeFileSync(path.join(cwd, 'vectorstack.config.json'), JSON.stringify(LOCAL_CLUSTER_CONFIG, null, 2));
+const progress = new Progress(undefined, true);
+let deployment: Deployment;
+let driver: KubernetesDriver;
+let kubectl: Kubectl;
+const ns = 'vectorstack-staging';
+const pod = (service: ServiceName) => `${objectName('vectorstack', service)}-0`;
+const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+
+/** A command as a user runs it from the directory holding the config file. */
+function runCli(script: string, args: string[], timeoutMs = 900_000) {
+  const { NODE_ENV: _test, ...environ } = process.env;
+  const result = spawnSync(tsx, [path.join(REPO_ROOT, 'scripts', script), ...args], {
+    cwd,
+    env: environ,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(async () => {
+  // A cluster of its own: whatever an earlier run left behind goes first.
+  await clusterDown({ log: (line) => progress.log(line) });
+  await clusterUp({ log: (line) => progress.log(line) });
+  deployment = resolveDeployment(loadConfig({ env: 'staging', cwd, environ: {} }), { cwd });
+  driver = new KubernetesDriver(deployment, { progress });
+  kubectl = new Kubectl(deployment.config);
+  await driver.destroy().catch(() => {}); // a previous run that died midway
+});
+
+afterAll(async () => {
+  await driver?.destroy().catch(() => {});
+  await clusterDown({ log: (line) => progress.log(line) });
+});
+
+/**
+ * Runs a throwaway pod (restricted security context, the offline Redis image: bash and coreutils) with `labels`, which
+ * tries a TCP connection to each target and prints `host:port open|closed`.
+ */
+async function probeFrom(labels: Record<string, string>, targets: string[]): Promise<Record<string, string>> {
+  const name = `probe-${Math.random().toString(36).slice(2, 8)}`;
+  const script = targets
+    .map((t) => {
+      const [host, port] = t.split(':');
+      return `if timeout 4 bash -c 'exec 3<>/dev/tcp/${host}/${port}' 2>/dev/null; then echo "${t} open"; else echo "${t} closed"; fi`;
+    })
+    .join('\n');
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 999,
+        runAsGroup: 999,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'probe',
+          image: deployment.images.redis,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['bash', '-c', script],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+            runAsNonRoot: true,
+          },
+        },
+      ],
+    },
+  };
+  await kubectl.run(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+  try {
+    await waitFor(
+      `probe pod ${name} finished`,
+      async () => {
+        const phase = (await kubectl.run(['get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).trim();
+        return phase === 'Succeeded' || phase === 'Failed' || { waiting: phase };
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    const logs = await kubectl.run(['logs', name]);
+    return Object.fromEntries(
+      logs
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string]),
+    );
+  } finally {
+    await kubectl.run(['delete', 'pod', name, '--wait=false']).catch(() => {});
+  }
+}
+
+/** Deletes a store's pod and waits until its StatefulSet has recreated it and it is ready again. */
+async function deletePodAndWait(service: ServiceName): Promise<void> {
+  await kubectl.run(['delete', 'pod', pod(service), '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
+  await waitFor(
+    `${service} ready again`,
+    async () => (await driver.status()).find((w) => w.service === service)!.ready || { waiting: 'not ready' },
+    { timeoutMs: 300_000, intervalMs: 2000 },
+  );
+}
+
+describe('staging on the local single-node cluster', () => {
+  it('up brings every pod to Ready under Pod Security "restricted", with the real images', async () => {
+    const result = await driver.apply();
+    expect(result.workloads.map((w) => `${w.service} ${w.ready}`)).toEqual([
+      'postgres true',
+      'etcd true',
+      'minio true',
+      'minio-init true',
+      'milvus true',
+      'redis true',
+    ]);
+    const labels = JSON.parse(
+      await kubectl.run(['get', 'namespace', ns, '-o', 'jsonpath={.metadata.labels}']),
+    );
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    // The images are the host's offline builds, imported into the cluster's containerd.
+    expect(deployment.images.postgres).toMatch(/^vectorstack-offline\//);
+  });
+
+  it('status reads every workload as ready from the API; the command exits 0', () => {
+    const cli = runCli('status.ts', ['--env', 'staging']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('every service is ready');
+    expect(cli.stdout).toMatch(
+      /postgres\s+│\s+statefulset\/vectorstack-postgres\s+│.*│\s+yes\s+│\s+1\/1 ready/,
+    );
+  });
+
+  it('bootstrap, smoke and recall pass through port-forwards, exactly as on Docker', () => {
+    const bootstrap = runCli('bootstrap.ts', ['--env', 'staging']);
+    expect(bootstrap.code, bootstrap.stderr).toBe(0);
+    expect(runCli('bootstrap.ts', ['--env', 'staging']).stdout).toContain('no changes');
+    const smoke = runCli('smoke.ts', ['--env', 'staging', '--json']);
+    expect(smoke.code, smoke.stderr).toBe(0);
+    const checks = JSON.parse(smoke.stdout) as {
+      checks: { service: string; check: string; status: string }[];
+    };
+    expect(checks.checks.filter((r) => r.status !== 'pass')).toEqual([]);
+    expect(checks.checks.map((r) => r.service)).toEqual(
+      expect.arrayContaining(['postgres', 'etcd', 'minio', 'milvus', 'redis']),
+    );
+    const recall = runCli('recall.ts', ['--env', 'staging', '--base-limit', '2000', '--json']);
+    expect(recall.code, recall.stderr).toBe(0);
+    const report = JSON.parse(recall.stdout) as { gates: { store: string; index: string; pass: boolean }[] };
+    expect(report.gates.filter((g) => g.index === 'hnsw').map((g) => `${g.store} ${g.pass}`)).toEqual([
+      'pgvector true',
+      'milvus true',
+    ]);
+  });
+
+  it('enforces the NetworkPolicies: only pods matching appSelector reach the stores; Milvus cannot reach Redis', async () => {
+    const stores = ['vectorstack-postgres:5432', 'vectorstack-redis:6379', 'vectorstack-milvus:19530'];
+    const outsider = await probeFrom({ app: 'outsider' }, stores);
+    expect(outsider).toEqual(Object.fromEntries(stores.map((s) => [s, 'closed'])));
+    const client = await probeFrom({ 'vectorstack.io/client': 'true' }, stores);
+    expect(client).toEqual(Object.fromEntries(stores.map((s) => [s, 'open'])));
+    const fromMilvus = await kubectl.run(
+      [
+        'exec',
+        pod('milvus'),
+        '-c',
+        'milvus',
+        '--',
+        'bash',
+        '-c',
+        "if timeout 4 bash -c 'exec 3<>/dev/tcp/vectorstack-redis/6379' 2>/dev/null; then echo open; else echo closed; fi; " +
+          "if timeout 4 bash -c 'exec 3<>/dev/tcp/vectorstack-etcd/2379' 2>/dev/null; then echo open; else echo closed; fi",
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(fromMilvus.trim().split('\n')).toEqual(['closed', 'open']);
+  });
+
+  it('DNS resolves from every store pod', async () => {
+    for (const service of ['postgres', 'etcd', 'minio', 'milvus', 'redis'] as const) {
+      const out = await kubectl.run(
+        [
+          'exec',
+          pod(service),
+          '-c',
+          service,
+          '--',
+          'getent',
+          'hosts',
+          'kubernetes.default.svc.cluster.local',
+        ],
+        { timeoutMs: 30_000 },
+      );
+      expect(out, service).toMatch(/^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local/);
+    }
+  });
+
+  it('a deleted pod comes back with its data: a PostgreSQL row, a Redis key (AOF), a Milvus collection', async () => {
+    const stack = await driver.open();
+    try {
+      await stack.with(stack.postgres({ role: 'admin' }), async (c) => {
+        await c.query('CREATE TABLE IF NOT EXISTS survival (id int PRIMARY KEY, note text)');
+        await c.query(`INSERT INTO survival VALUES (1, 'kept') ON CONFLICT DO NOTHING`);
+      });
+      await stack.with(stack.redis(), (r) => r.set('survival:key', 'kept'));
+      await stack.with(stack.milvus(), async (m) => {
+        const { DataType } = await import('@zilliz/milvus2-sdk-node');
+        await m.createCollection({
+          collection_name: 'survival',
+          fields: [
+            { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+            { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+          ],
+        });
+        expect(
+          (await m.insert({ collection_name: 'survival', data: [{ id: 7, v: [0.1, 0.2] }] })).status
+            .error_code,
+        ).toBe('Success');
+        await m.flushSync({ collection_names: ['survival'] });
+      });
+    } finally {
+      await stack.close();
+    }
+    for (const service of ['postgres', 'redis', 'milvus'] as const) await deletePodAndWait(service);
+    const after = await driver.open();
+    try {
+      const rows = await after.with(
+        after.postgres({ role: 'admin' }),
+        async (c) => (await c.query('SELECT note FROM survival')).rows,
+      );
+      expect(rows).toEqual([{ note: 'kept' }]);
+      expect(await after.with(after.redis(), (r) => r.get('survival:key'))).toBe('kept');
+      await after.with(after.milvus(), async (m) => {
+        expect((await m.hasCollection({ collection_name: 'survival' })).value).toBe(true);
+        const stats = await m.getCollectionStatistics({ collection_name: 'survival' });
+        expect(stats.data.row_count).toBe('1');
+      });
+    } finally {
+      await after.close();
+    }
+  });
+
+  it('a second up plans no changes', async () => {
+    const again = await driver.apply();
+    expect(again.changed).toBe(false);
+    expect(again.summaries).toEqual(['vectorstack-staging-cluster: no changes']);
+  });
+
+  it('down scales to zero and keeps the claims; up brings the same data back', async () => {
+    await driver.down();
+    const stopped = await driver.status();
+    expect(stopped.filter((w) => w.kind === 'statefulset').map((w) => w.state)).toEqual(
+      Array(5).fill('stopped (0 replicas)'),
+    );
+    const claims = (await kubectl.run(['get', 'pvc', '-o', 'name'])).trim().split('\n');
+    expect(claims).toHaveLength(5);
+    await driver.apply();
+    const stack = await driver.open();
+    try {
+      expect(await stack.with(stack.redis(), (r) => r.get('survival:key'))).toBe('kept');
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('destroy removes the namespace and everything in it, claims included', async () => {
+    const result = await driver.destroy();
+    expect(result.changed).toBe(true);
+    const gone = await kubectl.getOrNull('namespace', ns);
+    expect(gone).toBeNull();
+  });
+});
