@@ -29,6 +29,7 @@ import {
   type ServiceName,
   type ServiceSpec,
 } from '../../lib/services/types.js';
+import { BackupCronJob, type BackupSchedule, backupCronJobProps } from './backup-cronjob.js';
 import { type EnvSource, KubernetesWorkload } from './kubernetes-workload.js';
 import { type Flow, NetworkPolicies, type PodPeer } from './network-policies.js';
 
@@ -39,6 +40,8 @@ export interface KubernetesStackProps {
   readonly wait?: boolean;
   /** Render every StatefulSet with zero replicas (`down`): pods stop, claims, Secret and Services stay. @default false */
   readonly stopped?: boolean;
+  /** Scheduled backups to the bucket (a CronJob, stacks/kubernetes/backup-cronjob.ts). @default undefined (none) */
+  readonly backup?: BackupSchedule;
 }
 
 /** Stores the application talks to; etcd and MinIO serve Milvus alone. */
@@ -173,6 +176,14 @@ export class KubernetesStack extends TerraformStack {
       dns: k.dns,
       flows: [...this.flows(config), ...extraFlows],
     });
+
+    // Scheduled backups: only when the caller asks for them.
+    if (props.backup)
+      new BackupCronJob(
+        this,
+        'backup',
+        backupCronJobProps(props.deployment, namespace, credentials.metadata.name, labels, props.backup),
+      );
 
     for (const [service, client] of Object.entries(clientServices(config)))
       new TerraformOutput(this, `${service.replaceAll('-', '_')}_service`, { value: client.service });

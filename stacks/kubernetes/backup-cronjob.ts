@@ -1,0 +1,356 @@
+// A scheduled backup inside the cluster: a CronJob whose pod dumps PostgreSQL (pg_dump -Fc --create, as the superuser,
+// from the store's own image) and takes a Redis snapshot (redis-cli --rdb: the server forks and streams an RDB, as
+// for a replica), writes SHA256SUMS, and copies the set to a bucket (the stack's MinIO or an external S3 store) under
+// `<prefix>/<UTC timestamp>/`, removing sets older than the retention. Milvus is not in it: milvus-backup is not
+// obtainable here and the kit's exporter runs from an operator host (npm run backup; docs/backup.md).
+import { CronJobV1 } from '@cdktf/provider-kubernetes/lib/cron-job-v1/index.js';
+import { NetworkPolicyV1 } from '@cdktf/provider-kubernetes/lib/network-policy-v1/index.js';
+import { Construct } from 'constructs';
+import { selectorLabels, serviceHost } from '../../lib/deployment/names.js';
+import type { Deployment } from '../../lib/deployment/resolve.js';
+import { CONTAINER_PORTS } from '../../lib/services/specs.js';
+import type { SecretName, ServiceName } from '../../lib/services/types.js';
+import { POSTGRES_ADMIN_USER } from '../../schemas/postgres/roles.js';
+
+/** An environment variable's source: a literal, or a key of a Secret. */
+export type BackupEnvSource = { value: string } | { secretKeyRef: { name: string; key: string } };
+
+/** A store the job reads, and how NetworkPolicies find its pods. */
+export interface BackupSource {
+  /** Service DNS name, e.g. `vectorstack-postgres.ns.svc.cluster.local`. */
+  host: string;
+  port: number;
+  image: string;
+  /** Labels of the store's pods (an ingress rule admits the backup pod). */
+  podLabels: Record<string, string>;
+  /** Where the password comes from. */
+  password: BackupEnvSource;
+}
+
+export interface BackupCronJobProps {
+  readonly namespace: string;
+  /** Prefix of object names. */
+  readonly project: string;
+  /** Extra labels on every object. @default {} */
+  readonly labels?: Record<string, string>;
+  /** Cron schedule, in the cluster's time zone. @default '0 3 * * *' */
+  readonly schedule?: string;
+  /** Suspend the schedule (objects stay). @default false */
+  readonly suspend?: boolean;
+  /** PostgreSQL to dump (as the superuser); null leaves it out. */
+  readonly postgres: (BackupSource & { database: string; user: string }) | null;
+  /** Redis to snapshot; null leaves it out. */
+  readonly redis: BackupSource | null;
+  /** Where sets go: an S3 endpoint (`host:port`), its bucket and credentials. */
+  readonly objectStore: {
+    endpoint: string;
+    useSsl: boolean;
+    bucket: string;
+    accessKey: BackupEnvSource;
+    secretKey: BackupEnvSource;
+    /** In-cluster store: the labels of its pods (an ingress rule admits the job); null for an external one. */
+    podLabels: Record<string, string> | null;
+    /** External store: the CIDRs egress may reach. @default [] */
+    cidrs?: string[];
+  };
+  /** Image with `mc`, `sh`, `date` and `sha256sum`. */
+  readonly mcImage: string;
+  /** Object prefix of the sets. @default 'backups' */
+  readonly prefix?: string;
+  /** Sets older than this many days are removed after each upload. @default 14 */
+  readonly retentionDays?: number;
+  /** Size limit of the pod's scratch volume, where the set is assembled. @default 20 */
+  readonly scratchGi?: number;
+}
+
+const SET_DIR = '/backup/set';
+
+const restricted = (uid: number) => ({
+  runAsNonRoot: true,
+  runAsUser: String(uid),
+  runAsGroup: String(uid),
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+});
+
+const envVar = (name: string, source: BackupEnvSource) =>
+  'value' in source
+    ? { name, value: source.value }
+    : { name, valueFrom: { secretKeyRef: source.secretKeyRef } };
+
+/** The upload step: checksums, copy under a timestamped prefix, retention. */
+export function uploadScript(bucket: string, prefix: string, retentionDays: number): string {
+  const target = `vectorstack/${bucket}/${prefix}`;
+  return [
+    'set -eu',
+    'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
+    `cd ${SET_DIR}`,
+    'find . -type f ! -name SHA256SUMS -exec sha256sum {} + > SHA256SUMS',
+    `mc cp --recursive ${SET_DIR}/ "${target}/$stamp/"`,
+    `mc rm --recursive --force --older-than ${retentionDays}d "${target}/"`,
+    `echo "backup set ${target}/$stamp written"`,
+  ].join('\n');
+}
+
+/**
+ * The CronJob, plus the NetworkPolicies it needs next to the stack's default deny: egress from its pod to each store
+ * and to the bucket, ingress on each store from its pod.
+ */
+export class BackupCronJob extends Construct {
+  readonly cronJob: CronJobV1;
+  readonly name: string;
+  readonly podLabels: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: BackupCronJobProps) {
+    super(scope, id);
+    const prefix = props.prefix ?? 'backups';
+    const retentionDays = props.retentionDays ?? 14;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1)
+      throw new Error(`BackupCronJob: retentionDays must be a positive integer, got ${retentionDays}`);
+    if (!props.postgres && !props.redis)
+      throw new Error('BackupCronJob: neither postgres nor redis to back up');
+    this.name = `${props.project}-backup`;
+    this.podLabels = { 'app.kubernetes.io/name': 'backup', 'app.kubernetes.io/instance': props.project };
+    const labels = { ...props.labels, ...this.podLabels, 'app.kubernetes.io/component': 'backup' };
+    const mount = [{ name: 'backup', mountPath: '/backup' }];
+    const resources = {
+      limits: { cpu: '1000m', memory: '512Mi' },
+      requests: { cpu: '100m', memory: '128Mi' },
+    };
+
+    const steps = [];
+    if (props.postgres) {
+      const pg = props.postgres;
+      steps.push({
+        name: 'postgres-dump',
+        image: pg.image,
+        command: [
+          'sh',
+          '-c',
+          `set -eu; mkdir -p ${SET_DIR}/postgres; pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDATABASE" --format=custom --create -f ${SET_DIR}/postgres/database.dump`,
+        ],
+        env: [
+          { name: 'PGHOST', value: pg.host },
+          { name: 'PGPORT', value: String(pg.port) },
+          { name: 'PGUSER', value: pg.user },
+          { name: 'PGDATABASE', value: pg.database },
+          envVar('PGPASSWORD', pg.password),
+        ],
+        securityContext: restricted(999),
+        volumeMount: mount,
+        resources,
+      });
+    }
+    if (props.redis) {
+      const redis = props.redis;
+      steps.push({
+        name: 'redis-snapshot',
+        image: redis.image,
+        command: [
+          'sh',
+          '-c',
+          `set -eu; mkdir -p ${SET_DIR}/redis; redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$REDIS_PORT" --rdb ${SET_DIR}/redis/dump.rdb`,
+        ],
+        env: [
+          { name: 'REDIS_HOST', value: redis.host },
+          { name: 'REDIS_PORT', value: String(redis.port) },
+          envVar('REDISCLI_AUTH', redis.password),
+        ],
+        securityContext: restricted(999),
+        volumeMount: mount,
+        resources,
+      });
+    }
+    const store = props.objectStore;
+    const upload = {
+      name: 'upload',
+      image: props.mcImage,
+      command: ['sh', '-c', uploadScript(store.bucket, prefix, retentionDays)],
+      env: [
+        envVar('S3_ACCESS_KEY', store.accessKey),
+        envVar('S3_SECRET_KEY', store.secretKey),
+        // mc reads the alias from MC_HOST_<alias>; Kubernetes expands $(VAR) from the variables above.
+        {
+          name: 'MC_HOST_vectorstack',
+          value: `${store.useSsl ? 'https' : 'http'}://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@${store.endpoint}`,
+        },
+        // mc keeps its configuration in $HOME; the image's home is not writable under a restricted policy.
+        { name: 'HOME', value: '/backup' },
+      ],
+      securityContext: restricted(10001),
+      volumeMount: mount,
+      resources,
+    };
+
+    this.cronJob = new CronJobV1(this, 'cron-job', {
+      metadata: { name: this.name, namespace: props.namespace, labels },
+      spec: {
+        schedule: props.schedule ?? '0 3 * * *',
+        suspend: props.suspend ?? false,
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: 3600,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+          metadata: { labels },
+          spec: {
+            backoffLimit: 2,
+            activeDeadlineSeconds: 6 * 3600,
+            template: {
+              metadata: { labels },
+              spec: {
+                restartPolicy: 'Never',
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: {
+                  runAsNonRoot: true,
+                  seccompProfile: { type: 'RuntimeDefault' },
+                  fsGroup: '999',
+                },
+                // Each store in turn, then the upload: a failed step fails the run and uploads nothing.
+                initContainer: steps,
+                container: [upload],
+                volume: [{ name: 'backup', emptyDir: { sizeLimit: `${props.scratchGi ?? 20}Gi` } }],
+              },
+            },
+          },
+        },
+      },
+    });
+    this.cronJob.overrideLogicalId('backup_cron_job');
+    this.policies(props, labels);
+  }
+
+  private policies(props: BackupCronJobProps, labels: Record<string, string>): void {
+    const { namespace } = props;
+    const here = (podLabels: Record<string, string>) => ({
+      podSelector: { matchLabels: podLabels },
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    });
+    const tcp = (port: number) => [{ port: String(port), protocol: 'TCP' }];
+    const targets: {
+      name: string;
+      podLabels: Record<string, string> | null;
+      port: number;
+      cidrs?: string[];
+    }[] = [];
+    if (props.postgres)
+      targets.push({ name: 'postgres', podLabels: props.postgres.podLabels, port: props.postgres.port });
+    if (props.redis)
+      targets.push({ name: 'redis', podLabels: props.redis.podLabels, port: props.redis.port });
+    const store = props.objectStore;
+    targets.push({
+      name: 'object-storage',
+      podLabels: store.podLabels,
+      port: Number(store.endpoint.split(':')[1] ?? (store.useSsl ? 443 : 80)),
+      cidrs: store.cidrs ?? [],
+    });
+    for (const t of targets) {
+      const egress = new NetworkPolicyV1(this, `${t.name}-egress`, {
+        metadata: { name: `${props.project}-backup-to-${t.name}-egress`, namespace, labels },
+        spec: {
+          podSelector: { matchLabels: this.podLabels },
+          policyTypes: ['Egress'],
+          egress: [
+            {
+              to: t.podLabels ? [here(t.podLabels)] : (t.cidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
+              ports: tcp(t.port),
+            },
+          ],
+        },
+      });
+      egress.overrideLogicalId(`netpol_backup_to_${t.name.replaceAll('-', '_')}_egress`);
+      if (!t.podLabels) continue;
+      const ingress = new NetworkPolicyV1(this, `${t.name}-ingress`, {
+        metadata: { name: `${props.project}-backup-to-${t.name}-ingress`, namespace, labels },
+        spec: {
+          podSelector: { matchLabels: t.podLabels },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: [here(this.podLabels)], ports: tcp(t.port) }],
+        },
+      });
+      ingress.overrideLogicalId(`netpol_backup_to_${t.name.replaceAll('-', '_')}_ingress`);
+    }
+  }
+}
+
+/** What a configuration would say about scheduled backups (the proposed `kubernetes.backup` section). */
+export interface BackupSchedule {
+  /** @default '0 3 * * *' */
+  schedule?: string;
+  /** @default false */
+  suspend?: boolean;
+  /** Bucket of the sets. @default the object store's bucket (minio.bucket, or the external bucket) */
+  bucket?: string;
+  /** @default 'backups' */
+  prefix?: string;
+  /** @default 14 */
+  retentionDays?: number;
+  /** @default 20 */
+  scratchGi?: number;
+}
+
+/**
+ * The CronJob's properties for a deployment: the stores' client Services, images and pod labels, the credentials
+ * Secret's keys, and the stack's object store (MinIO in the namespace, or the external bucket and its Secret).
+ * PostgreSQL run by CloudNativePG is left out (its superuser is the operator's; see docs/kubernetes.md).
+ */
+export function backupCronJobProps(
+  deployment: Deployment,
+  namespace: string,
+  credentialsSecret: string,
+  labels: Record<string, string>,
+  schedule: BackupSchedule,
+): BackupCronJobProps {
+  const { config, specs } = deployment;
+  const secret = (key: SecretName): BackupEnvSource => ({ secretKeyRef: { name: credentialsSecret, key } });
+  const spec = (name: ServiceName) => specs.find((s) => s.name === name);
+  const source = (name: 'postgres' | 'redis', port: number, key: SecretName): BackupSource | null => {
+    const found = spec(name);
+    return found
+      ? {
+          host: serviceHost(config, name),
+          port,
+          image: found.image,
+          podLabels: selectorLabels(config.project, name),
+          password: secret(key),
+        }
+      : null;
+  };
+  const pg = source('postgres', CONTAINER_PORTS.postgres, 'postgres_password');
+  const k = config.kubernetes;
+  const external = k.objectStorage.kind === 'external' ? k.objectStorage : null;
+  return {
+    namespace,
+    project: config.project,
+    labels,
+    schedule: schedule.schedule,
+    suspend: schedule.suspend,
+    prefix: schedule.prefix,
+    retentionDays: schedule.retentionDays,
+    scratchGi: schedule.scratchGi,
+    postgres: pg ? { ...pg, database: config.postgres.database, user: POSTGRES_ADMIN_USER } : null,
+    redis: source('redis', CONTAINER_PORTS.redis, 'redis_password'),
+    mcImage: deployment.images.mc,
+    objectStore: external
+      ? {
+          endpoint: external.endpoint,
+          useSsl: external.useSsl,
+          bucket: schedule.bucket ?? external.bucket,
+          accessKey: { secretKeyRef: { name: external.credentialsSecret, key: external.accessKeyIdKey } },
+          secretKey: { secretKeyRef: { name: external.credentialsSecret, key: external.secretAccessKeyKey } },
+          podLabels: null,
+          cidrs: external.egressCidrs,
+        }
+      : {
+          endpoint: `${serviceHost(config, 'minio')}:${CONTAINER_PORTS.minio}`,
+          useSsl: false,
+          bucket: schedule.bucket ?? config.minio.bucket,
+          accessKey: { value: config.minio.rootUser },
+          secretKey: secret('minio_root_password'),
+          podLabels: selectorLabels(config.project, 'minio'),
+        },
+  };
+}

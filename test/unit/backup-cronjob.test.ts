@@ -1,0 +1,131 @@
+import { Testing } from 'cdktf';
+import { describe, expect, it } from 'vitest';
+import { uploadScript } from '../../stacks/kubernetes/backup-cronjob.js';
+import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
+import { testDeployment } from './helpers.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: synthesized JSON is navigated loosely; the assertions check its shape.
+type J = any;
+
+function synth(backup?: Parameters<typeof buildKubernetesStack>[1]['backup'], overrides = {}) {
+  const deployment = testDeployment('staging', overrides);
+  const stack = buildKubernetesStack(Testing.app(), { deployment, backup });
+  return {
+    config: deployment.config,
+    parsed: JSON.parse(Testing.synth(stack)) as { resource: Record<string, Record<string, J>> },
+  };
+}
+
+describe('scheduled backup CronJob (Kubernetes)', () => {
+  it('is not rendered unless asked for', () => {
+    const { parsed } = synth();
+    expect(parsed.resource.kubernetes_cron_job_v1).toBeUndefined();
+    expect(Object.keys(parsed.resource.kubernetes_network_policy_v1).some((k) => k.includes('backup'))).toBe(
+      false,
+    );
+  });
+
+  const { parsed, config } = synth({ schedule: '30 2 * * *', retentionDays: 7 });
+  const job: J = parsed.resource.kubernetes_cron_job_v1!.backup_cron_job;
+  const pod: J = job.spec.job_template.spec.template.spec;
+
+  it('dumps PostgreSQL and snapshots Redis from their own images, then uploads to the stack bucket', () => {
+    expect(job.spec.schedule).toBe('30 2 * * *');
+    expect(job.spec.concurrency_policy).toBe('Forbid');
+    expect(pod.init_container.map((c: J) => c.name)).toEqual(['postgres-dump', 'redis-snapshot']);
+    const [pgStep, redisStep] = pod.init_container;
+    expect(pgStep.image).toBe('pgvector/pgvector:0.8.0-pg17');
+    expect(pgStep.command.join(' ')).toMatch(
+      /pg_dump .*--format=custom --create -f \/backup\/set\/postgres\/database\.dump/,
+    );
+    expect(pgStep.env).toContainEqual({ name: 'PGUSER', value: 'postgres' });
+    expect(pgStep.env).toContainEqual({
+      name: 'PGPASSWORD',
+      value_from: {
+        secret_key_ref: { name: expect.stringContaining('credentials'), key: 'postgres_password' },
+      },
+    });
+    expect(redisStep.command.join(' ')).toMatch(/redis-cli .* --rdb \/backup\/set\/redis\/dump\.rdb/);
+    expect(redisStep.env).toContainEqual({
+      name: 'REDISCLI_AUTH',
+      value_from: { secret_key_ref: { name: expect.stringContaining('credentials'), key: 'redis_password' } },
+    });
+    const upload = pod.container[0];
+    expect(upload.command[2]).toBe(uploadScript(config.minio.bucket, 'backups', 7));
+    expect(upload.command[2]).toMatch(/mc rm --recursive --force --older-than 7d/);
+    expect(upload.env).toContainEqual({
+      name: 'MC_HOST_vectorstack',
+      value: `http://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@vectorstack-minio.${config.kubernetes.namespace}.svc.${config.kubernetes.clusterDomain}:9000`,
+    });
+  });
+
+  it('meets Pod Security "restricted" and mounts no service account token', () => {
+    expect(pod.automount_service_account_token).toBe(false);
+    expect(pod.security_context.run_as_non_root).toBe(true);
+    for (const c of [...pod.init_container, ...pod.container]) {
+      expect(c.security_context).toMatchObject({
+        run_as_non_root: true,
+        allow_privilege_escalation: false,
+        capabilities: { drop: ['ALL'] },
+        seccomp_profile: { type: 'RuntimeDefault' },
+      });
+      expect(c.resources.limits).toBeDefined();
+    }
+  });
+
+  it('opens exactly the connections it needs past the default deny', () => {
+    const policies = parsed.resource.kubernetes_network_policy_v1!;
+    const names = Object.keys(policies)
+      .filter((k) => k.includes('backup'))
+      .sort();
+    expect(names).toEqual([
+      'netpol_backup_to_object_storage_egress',
+      'netpol_backup_to_object_storage_ingress',
+      'netpol_backup_to_postgres_egress',
+      'netpol_backup_to_postgres_ingress',
+      'netpol_backup_to_redis_egress',
+      'netpol_backup_to_redis_ingress',
+    ]);
+    expect(policies.netpol_backup_to_postgres_egress.spec.egress[0].ports).toEqual([
+      { port: '5432', protocol: 'TCP' },
+    ]);
+    expect(policies.netpol_backup_to_redis_ingress.spec.pod_selector.match_labels).toEqual({
+      'app.kubernetes.io/name': 'redis',
+      'app.kubernetes.io/instance': 'vectorstack',
+    });
+  });
+
+  it('writes to an external bucket with its own Secret and egress CIDRs', () => {
+    const external = synth(
+      { bucket: 'rag-backups' },
+      {
+        kubernetes: {
+          objectStorage: {
+            kind: 'external',
+            endpoint: 's3.example.internal:443',
+            bucket: 'milvus-data',
+            useSsl: true,
+            credentialsSecret: 's3-creds',
+            accessKeyIdKey: 'id',
+            secretAccessKeyKey: 'key',
+            egressCidrs: ['10.20.0.0/16'],
+          },
+        },
+      },
+    );
+    const upload =
+      external.parsed.resource.kubernetes_cron_job_v1!.backup_cron_job.spec.job_template.spec.template.spec
+        .container[0];
+    expect(upload.command[2]).toContain('vectorstack/rag-backups/backups');
+    expect(upload.env).toContainEqual({
+      name: 'S3_SECRET_KEY',
+      value_from: { secret_key_ref: { name: 's3-creds', key: 'key' } },
+    });
+    const egress =
+      external.parsed.resource.kubernetes_network_policy_v1!.netpol_backup_to_object_storage_egress;
+    expect(egress.spec.egress[0]).toEqual({
+      to: [{ ip_block: { cidr: '10.20.0.0/16' } }],
+      ports: [{ port: '443', protocol: 'TCP' }],
+    });
+  });
+});
