@@ -332,11 +332,10 @@ export function copyBinary(records: TransferRecord[]): Buffer {
 }
 
 /**
- * The PostgreSQL login imports and exports use: one that may create a schema, tables and the extension. With the kit's
- * roles (schemas/postgres/roles.ts) that is `admin`; where the handle has no roles, its configured login (the image's
- * superuser) is the same thing. One place to change when imported schemas get an owner role of their own.
+ * The PostgreSQL login imports and exports use: one that may create a schema, tables and the extension, i.e. the
+ * administrator (schemas/postgres/roles.ts; the application login cannot create tables). One place to change when
+ * imported schemas get an owner role of their own.
  */
 export function openTransferClient(stack: RunningStack): Promise<pg.Client> {
-  const open = stack.postgres.bind(stack) as (options?: Record<string, unknown>) => Promise<pg.Client>;
-  return open({ role: 'admin' });
+  return stack.postgres({ role: 'admin' });
 }
