@@ -20,9 +20,9 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
   it('is not rendered unless asked for', () => {
     const { parsed } = synth();
     expect(parsed.resource.kubernetes_cron_job_v1).toBeUndefined();
-    expect(Object.keys(parsed.resource.kubernetes_network_policy_v1).some((k) => k.includes('backup'))).toBe(
-      false,
-    );
+    expect(
+      Object.keys(parsed.resource.kubernetes_network_policy_v1 ?? {}).some((k) => k.includes('backup')),
+    ).toBe(false);
   });
 
   const { parsed, config } = synth({ schedule: '30 2 * * *', retentionDays: 7 });
