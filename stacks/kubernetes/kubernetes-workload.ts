@@ -58,7 +58,10 @@ export interface KubernetesWorkloadProps {
   readonly podDisruptionBudget?: boolean;
   /** Replace or add environment variables; wins over the spec's own. @default {} */
   readonly envOverrides?: Record<string, EnvSource>;
-  /** Wait for the rollout (StatefulSet) or completion (Job) during apply, ordering dependents by health. @default true */
+  /**
+   * Wait for completion (Job) during apply, so dependents start after it (Milvus after its bucket). StatefulSet
+   * rollouts are waited for by the target driver, not by Terraform. @default true
+   */
   readonly wait?: boolean;
   /** Objects that must exist (and, when waited for, be ready or complete) before this workload. @default [] */
   readonly dependsOn?: ITerraformDependable[];
@@ -255,7 +258,10 @@ export class KubernetesWorkload extends Construct {
           },
         })),
       },
-      waitForRollout: wait,
+      // Never in Terraform: the kubernetes provider (3.2.1) fails every update of a StatefulSet it waited for with
+      // "Missing Resource Identity After Update" (hashicorp/terraform-provider-kubernetes#2926). The target driver
+      // waits for readiness itself, bounded, with the reason a pod is not ready.
+      waitForRollout: false,
       timeouts: { create: '15m', update: '15m' },
       dependsOn: props.dependsOn,
     });

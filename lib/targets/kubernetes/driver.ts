@@ -11,6 +11,7 @@ import { SECRET_NAMES, type ServiceName } from '../../services/types.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
 import { endpointsAt } from '../../stack/endpoints.js';
 import { type ExecInService, execThrough, RunningStack } from '../../stack/running-stack.js';
+import { waitFor } from '../../util/poll.js';
 import { Progress } from '../../util/progress.js';
 import type {
   ApplyOptions,
@@ -20,10 +21,13 @@ import type {
   TargetDriver,
   WorkloadStatus,
 } from '../driver.js';
+import { ensureMilvusRootPassword, waitForMilvusReady } from '../milvus-root.js';
 import { converge, terraformCli } from '../terraform.js';
 import { Kubectl, KubectlError, kubeContext, kubeconfigPath, stopChildren } from './kubectl.js';
 
 const LOOPBACK = '127.0.0.1';
+/** Bound on an apply's wait for every workload to be ready (pulling images included). */
+const READY_TIMEOUT_MS = 15 * 60_000;
 
 interface K8sList<T> {
   items: T[];
@@ -121,6 +125,11 @@ export class KubernetesDriver implements TargetDriver {
     }
     const result = await this.converge({ wait: options.wait, planOnly: options.planOnly });
     const wait = options.wait !== false && !options.planOnly;
+    const notes: string[] = [];
+    if (wait) {
+      await this.waitReady();
+      notes.push(...(await this.milvusReady()));
+    }
     return {
       changed: result.changed,
       summaries: [`${this.stack}: ${result.summary}`],
@@ -130,8 +139,48 @@ export class KubernetesDriver implements TargetDriver {
         address: `service/${s.service}:${s.port} in namespace ${this.config.kubernetes.namespace}`,
       })),
       credentialsLocation: `Secret ${objectName(this.config.project, 'credentials')} in namespace ${this.config.kubernetes.namespace}`,
-      notes: wait ? [] : ['rollouts were not waited for (--no-wait)'],
+      notes: wait ? notes : ['rollouts were not waited for (--no-wait)'],
     };
+  }
+
+  /** Bounded wait until every workload reports ready, naming the ones that are not and why. */
+  private async waitReady(): Promise<void> {
+    let reported = '';
+    await waitFor(
+      `${this.config.environment}: every workload ready in namespace ${this.config.kubernetes.namespace}`,
+      async () => {
+        const waiting = (await this.status()).filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`);
+        return waiting.length === 0 || { waiting: waiting.join(', ') };
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 2000,
+        onWait: (observed) => {
+          if (observed !== reported) this.progress.log(`waiting for ${observed}`);
+          reported = observed;
+        },
+      },
+    );
+  }
+
+  /**
+   * Once Milvus's pod is ready: its root password made the generated one (a server that cannot take it from
+   * configuration starts with the well-known default), then its own health API asked, through a port-forward.
+   */
+  private async milvusReady(): Promise<string[]> {
+    if (!this.deployment.specs.some((s) => s.name === 'milvus')) return [];
+    const stack = await this.open();
+    try {
+      const endpoint = stack.endpoint('milvus');
+      const password = stack.credentials.milvus_root_password;
+      const notes: string[] = [];
+      if ((await ensureMilvusRootPassword(endpoint, password)) === 'rotated')
+        notes.push('milvus: replaced the default root password with the generated one');
+      await waitForMilvusReady(endpoint, password, { timeoutMs: READY_TIMEOUT_MS });
+      return notes;
+    } finally {
+      await stack.close();
+    }
   }
 
   async down(): Promise<ChangeResult> {
