@@ -84,7 +84,11 @@ class StagedServer {
   }
 
   async prepare(): Promise<void> {
-    await this.sh('rm -rf "$1" && umask 077 && mkdir -p "$1"', [this.dir]);
+    // A staged server left by an interrupted run would hold the port: stop it first.
+    await this.sh(
+      'if test -e "$2"; then kill "$(cat "$2")" 2>/dev/null; sleep 1; fi; rm -rf "$1" && umask 077 && mkdir -p "$1"',
+      [this.dir, this.pidFile],
+    );
   }
 
   /** redis-cli against the staged server; its password comes from a file, never an argument. */
