@@ -1,6 +1,7 @@
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { connectMilvus, type Endpoint, UnreachableError } from '../clients.js';
 import { VectorstackError } from '../errors.js';
-import { waitFor } from '../util/poll.js';
+import { WaitTimeoutError, waitFor } from '../util/poll.js';
 
 /** Milvus's well-known initial root password; servers that cannot take one from configuration start with it. */
 export const MILVUS_DEFAULT_ROOT_PASSWORD = 'Milvus';
@@ -13,27 +14,54 @@ export const MILVUS_DEFAULT_ROOT_PASSWORD = 'Milvus';
 export async function ensureMilvusRootPassword(
   endpoint: Endpoint,
   password: string,
+  options: { timeoutMs?: number } = {},
 ): Promise<'kept' | 'rotated'> {
+  const login = (pw: string) =>
+    connectMilvus({ ...endpoint, username: 'root', password: pw }, { attempts: 1 });
+  // A server whose root coordinator is not serving yet (restarting next to a restarting etcd) refuses every login
+  // with the same "auth check failure": both passwords are retried for a bounded while before the refusal is final.
+  type Found = { kind: 'kept' } | { kind: 'default'; client: MilvusClient };
+  let found: Found;
   try {
-    const client = await connectMilvus({ ...endpoint, username: 'root', password });
-    await client.closeConnection();
-    return 'kept';
+    found = await waitFor<Found>(
+      `milvus at ${endpoint.host}:${endpoint.port} accepting the generated or the default root password`,
+      async () => {
+        const refusals: string[] = [];
+        for (const [kind, pw] of [
+          ['kept', password],
+          ['default', MILVUS_DEFAULT_ROOT_PASSWORD],
+        ] as const) {
+          try {
+            const client = await login(pw);
+            if (kind === 'kept') {
+              await client.closeConnection();
+              return { kind };
+            }
+            return { kind, client };
+          } catch (error) {
+            if (error instanceof UnreachableError) throw error;
+            refusals.push(
+              `${kind === 'kept' ? 'generated' : 'default'}: ${(error as Error).message.split('\n')[0]}`,
+            );
+          }
+        }
+        return { waiting: refusals.join('; ') };
+      },
+      { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 3000 },
+    );
   } catch (error) {
-    if (error instanceof UnreachableError) throw error;
-  }
-  let client: Awaited<ReturnType<typeof connectMilvus>>;
-  try {
-    client = await connectMilvus({ ...endpoint, username: 'root', password: MILVUS_DEFAULT_ROOT_PASSWORD });
-  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
     throw new VectorstackError(
       `milvus at ${endpoint.host}:${endpoint.port} accepts neither the generated root password nor the default one`,
       {
         problems: [
-          `the credentials and the data volume belong to different deployments (${(error as Error).message})`,
+          `refused for ${(error.elapsedMs / 1000).toFixed(0)}s (${error.lastState}): the credentials and the data volume belong to different deployments`,
         ],
       },
     );
   }
+  if (found.kind === 'kept') return 'kept';
+  const client = found.client;
   try {
     const status = await client.updateUser({
       username: 'root',

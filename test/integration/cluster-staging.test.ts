@@ -70,7 +70,8 @@ async function probeFrom(labels: Record<string, string>, targets: string[]): Pro
   const script = targets
     .map((t) => {
       const [host, port] = t.split(':');
-      return `if timeout 4 bash -c 'exec 3<>/dev/tcp/${host}/${port}' 2>/dev/null; then echo "${t} open"; else echo "${t} closed"; fi`;
+      // Up to four attempts: the policy controller admits a new pod's address a moment after the pod starts.
+      return `r=closed; for i in 1 2 3 4; do if timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port}' 2>/dev/null; then r=open; break; fi; sleep 1; done; echo "${t} $r"`;
     })
     .join('\n');
   const manifest = {

@@ -32,16 +32,21 @@ const READY_TIMEOUT_MS = 15 * 60_000;
 interface K8sList<T> {
   items: T[];
 }
-interface StatefulSet {
-  metadata: { name: string };
+export interface StatefulSet {
+  metadata: { name: string; generation?: number };
   spec: { replicas?: number };
-  status: { readyReplicas?: number; replicas?: number };
+  status: {
+    readyReplicas?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+  };
 }
 interface Job {
   metadata: { name: string };
   status: { succeeded?: number; failed?: number; active?: number };
 }
-interface Pod {
+export interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
   status: {
     phase: string;
@@ -185,9 +190,29 @@ export class KubernetesDriver implements TargetDriver {
 
   async down(): Promise<ChangeResult> {
     const result = await this.converge({ stopped: true });
+    // Scaling to zero returns before the pods have stopped; a store is down when its last pod is gone (an `up` right
+    // after would otherwise find a terminating Milvus talking to an etcd that is starting again).
+    let reported = '';
+    await waitFor(
+      `${this.config.environment}: every pod stopped in namespace ${this.config.kubernetes.namespace}`,
+      async () => {
+        const left = (await this.status()).filter(
+          (w) => w.kind === 'statefulset' && !w.state.startsWith('stopped'),
+        );
+        return left.length === 0 || { waiting: left.map((w) => `${w.service}: ${w.state}`).join(', ') };
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 2000,
+        onWait: (observed) => {
+          if (observed !== reported) this.progress.log(`waiting for ${observed}`);
+          reported = observed;
+        },
+      },
+    );
     return {
       changed: result.changed,
-      summaries: [`${this.stack}: ${result.summary} (workloads scaled to zero)`],
+      summaries: [`${this.stack}: ${result.summary} (workloads scaled to zero, every pod stopped)`],
     };
   }
 
@@ -236,19 +261,12 @@ export class KubernetesDriver implements TargetDriver {
           ready: false,
           state: 'absent',
         };
-      const want = set.spec.replicas ?? 1;
-      const ready = set.status.readyReplicas ?? 0;
-      const state =
-        want === 0
-          ? 'stopped (0 replicas)'
-          : `${ready}/${want} ready${ready < want ? podProblem(podsOf) : ''}`;
       return {
         service: spec.name,
         kind: 'statefulset',
         name,
         image: spec.image,
-        ready: want > 0 && ready >= want,
-        state,
+        ...setReadiness(set, podsOf),
       };
     });
   }
@@ -346,4 +364,27 @@ function podProblem(pods: Pod[]): string {
     if (pod.status.phase !== 'Running') return `: ${pod.metadata.name} ${pod.status.phase}`;
   }
   return pods.length === 0 ? ': no pod' : '';
+}
+
+/**
+ * A StatefulSet is ready when its controller has seen the current spec and every wanted replica is updated and ready,
+ * with no pod left over from a previous scale (a terminating pod still counts in status.replicas); stopped when it
+ * wants none and has none.
+ */
+export function setReadiness(set: StatefulSet, pods: Pod[]): { ready: boolean; state: string } {
+  const want = set.spec.replicas ?? 1;
+  const have = set.status.replicas ?? 0;
+  const ready = set.status.readyReplicas ?? 0;
+  const updated = set.status.updatedReplicas ?? 0;
+  const observed = (set.status.observedGeneration ?? 0) >= (set.metadata.generation ?? 0);
+  if (want === 0)
+    return have === 0 && pods.length === 0
+      ? { ready: false, state: 'stopped (0 replicas)' }
+      : { ready: false, state: `stopping (${Math.max(have, pods.length)} pod(s) left)` };
+  if (!observed)
+    return { ready: false, state: `0/${want} ready: the controller has not seen the new spec yet` };
+  if (ready >= want && updated >= want && have === want)
+    return { ready: true, state: `${ready}/${want} ready` };
+  const detail = have > want ? `: ${have - want} old pod(s) still terminating` : podProblem(pods);
+  return { ready: false, state: `${Math.min(ready, updated)}/${want} ready${detail}` };
 }
