@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DataType } from '@zilliz/milvus2-sdk-node';
+import { ConsistencyLevelEnum, DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
 import { loadMigrations } from '../../lib/bootstrap/postgres.js';
@@ -158,12 +158,18 @@ describe('bootstrap on real servers', () => {
     await stack.with(
       stack.milvus({ username: `${n.prefix}rag_reader`, password: credentials.milvus_readonly_password }),
       async (reader) => {
-        const inserted = await reader.insert({
+        // Refused with PERMISSION_DENIED naming PrivilegeInsert (raised by the SDK, like createCollection above).
+        await expect(
+          reader.insert({ collection_name: collection, data: [{ ...row, chunk_id: 'c-reader' }] }),
+        ).rejects.toThrow(/PERMISSION_DENIED.*PrivilegeInsert/);
+        // Reading is granted.
+        const read = await reader.query({
           collection_name: collection,
-          data: [{ ...row, chunk_id: 'c-reader' }],
+          filter: 'chunk_id == "c-app"',
+          output_fields: ['chunk_id'],
+          consistency_level: ConsistencyLevelEnum.Strong,
         });
-        expect(inserted.status.error_code).not.toBe('Success');
-        expect(inserted.status.reason).toMatch(/permission|privilege|denied/i);
+        expect(read.data.map((r) => r.chunk_id)).toEqual(['c-app']);
       },
     );
 
