@@ -44,6 +44,7 @@ await runMain(async () => {
         : flags.tests
           ? [...DEFAULT_SETUP_STEPS, 'envtest', 'cluster', 'chroma']
           : undefined,
+    testImages: flags.tests,
     progress: new Progress(),
   });
   if (flags.json) {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { DEFAULT_IMAGES, IMAGE_KEYS, type ImageKey } from '../images.js';
@@ -24,6 +24,8 @@ export interface SetupOptions {
   only?: SetupStepName[];
   progress?: Progress;
   environ?: NodeJS.ProcessEnv;
+  /** Also the images only the test suite uses (TEST_IMAGES). @default false */
+  testImages?: boolean;
 }
 
 export const SETUP_STEPS = [
@@ -168,17 +170,15 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
       needOffline.push(key);
     }
   }
-  if (needOffline.length > 0) {
+  // Test-only images (milvus-lite) with --tests, whether or not the stack's own images had to be built.
+  const testRecipes = options.testImages ? Object.values(TEST_IMAGES) : [];
+  if (needOffline.length > 0 || testRecipes.length > 0) {
     const base = await step('image:debian', async () => {
       const { built, version } = await ensureDebianBase(ctx);
       return { status: built ? 'built' : 'found', source: 'debootstrap (Debian archive)', version };
     });
-    const recipes: OfflineImageRecipe[] = [
-      ...needOffline.map((key) => OFFLINE_IMAGES[key]),
-      ...Object.values(TEST_IMAGES),
-    ];
     const testImages: Record<string, string> = {};
-    for (const recipe of recipes) {
+    for (const recipe of [...needOffline.map((key) => OFFLINE_IMAGES[key]), ...testRecipes]) {
       if (!usable(base)) {
         skip(`image:${recipe.key}`, 'no base image');
         continue;
@@ -196,7 +196,12 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     if (!ctx.checkOnly && Object.keys(overrides).length === needOffline.length) {
       const file = imagesFile(ctx.environ);
       mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(file, `${JSON.stringify({ images: overrides, testImages }, null, 2)}\n`);
+      // A run without --tests keeps the test images an earlier run recorded.
+      const kept = options.testImages ? {} : readTestImages(file);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ images: overrides, testImages: { ...kept, ...testImages } }, null, 2)}\n`,
+      );
       results.push({
         component: 'image overrides',
         status: 'written',
@@ -211,5 +216,16 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
   function finish(): SetupReport {
     const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
     return { results, ok, remedies };
+  }
+}
+
+/** The test images recorded in the image override file, if any. */
+function readTestImages(file: string): Record<string, string> {
+  try {
+    return (
+      (JSON.parse(readFileSync(file, 'utf8')) as { testImages?: Record<string, string> }).testImages ?? {}
+    );
+  } catch {
+    return {};
   }
 }
