@@ -111,6 +111,15 @@ export function postgresLayout(config: VectorstackConfig): PostgresLayout {
         revoked_at: 'timestamp with time zone',
         ...timestamps,
       },
+      vector_outbox: {
+        id: 'bigint',
+        chunk_id: 'uuid',
+        document_id: 'uuid',
+        created_at: 'timestamp with time zone',
+        done_at: 'timestamp with time zone',
+        applied_to: 'text[]',
+        drained_by: 'text',
+      },
     },
     vectorIndexes: [
       {
