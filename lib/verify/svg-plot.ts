@@ -20,6 +20,9 @@ export interface PlotSpec {
   series: PlotSeries[];
   /** Logarithmic y axis (throughput spans orders of magnitude). */
   yLog?: boolean;
+  /** Fixed axis ranges (data units), e.g. to share axes between panels. @default from the data */
+  xRange?: [number, number];
+  yRange?: [number, number];
 }
 
 const WIDTH = 860;
@@ -48,13 +51,15 @@ export function renderPlot(spec: PlotSpec): string {
   const xMin = Math.min(...all.map((p) => p.x));
   const xMax = Math.max(...all.map((p) => p.x));
   const pad = (xMax - xMin || 0.1) * 0.05;
-  const xLo = Math.max(0, xMin - pad);
+  const xLo = spec.xRange?.[0] ?? Math.max(0, xMin - pad);
   // Recall never exceeds 1: do not draw an axis past it.
-  const xHi = xMax <= 1 ? Math.min(1, xMax + pad) : xMax + pad;
-  const yValues = all.map((p) => p.y).filter((y) => !spec.yLog || y > 0);
+  const xHi = spec.xRange?.[1] ?? (xMax <= 1 ? Math.min(1, xMax + pad) : xMax + pad);
+  const yValues = [...all.map((p) => p.y), ...(spec.yRange ?? [])].filter((y) => !spec.yLog || y > 0);
   const yTransform = (y: number) => (spec.yLog ? Math.log10(y) : y);
-  const yLo = spec.yLog ? Math.floor(Math.log10(Math.min(...yValues))) : 0;
-  const yHi = spec.yLog ? Math.ceil(Math.log10(Math.max(...yValues))) : Math.max(...yValues) * 1.1;
+  const yLo = spec.yLog ? Math.floor(Math.log10(Math.min(...yValues))) : (spec.yRange?.[0] ?? 0);
+  const yHi = spec.yLog
+    ? Math.ceil(Math.log10(Math.max(...yValues)))
+    : (spec.yRange?.[1] ?? Math.max(...yValues) * 1.1);
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const sx = (x: number) => MARGIN.left + ((x - xLo) / (xHi - xLo || 1)) * plotW;
