@@ -57,6 +57,7 @@ export const BASE_DEFAULTS: VectorstackConfig = {
     resources: { memoryMb: 384, cpuMillis: 500 },
   },
   kubernetes: KUBERNETES_BASE,
+  tls: { enabled: false, caCertFile: null, caKeyFile: null, validityDays: 365 },
   recall: { threshold: 0.95 },
   images: {},
 };
@@ -67,12 +68,14 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, ConfigOverrides> = {
   staging: {
     target: 'kubernetes',
     kubernetes: KUBERNETES_ENVIRONMENTS.staging,
+    tls: { enabled: true },
     postgres: { resources: { memoryMb: 2048, cpuMillis: 1000 } },
     milvus: { resources: { memoryMb: 8192, cpuMillis: 2000 } },
   },
   production: {
     target: 'kubernetes',
     kubernetes: KUBERNETES_ENVIRONMENTS.production,
+    tls: { enabled: true },
     postgres: {
       sharedBuffersMb: 1024,
       maxConnections: 300,

@@ -128,6 +128,24 @@ const configShape = z.strictObject({
     storageGi: z.number().int().min(1),
     resources,
   }),
+  /**
+   * TLS on every client connection to PostgreSQL, Redis and Milvus, with server certificates signed by a private CA
+   * (docs/security.md). MinIO and etcd stay on the stack's private network without TLS.
+   */
+  tls: z.strictObject({
+    /** Serve TLS only: plain TCP connections are refused. @default false (local), true (staging, production) */
+    enabled: z.boolean(),
+    /**
+     * PEM certificate of your own CA to sign the server certificates with (relative to the working directory); its key
+     * is read only to sign and is never copied or sent anywhere. Give both caCertFile and caKeyFile, or neither (the
+     * kit then generates a private CA in the environment's state directory). @default null
+     */
+    caCertFile: z.string().min(1).nullable().optional(),
+    /** PEM (PKCS#8, PKCS#1 or SEC1) private key of caCertFile. @default null */
+    caKeyFile: z.string().min(1).nullable().optional(),
+    /** Validity of each server certificate; the kit re-issues one when it expires within a third of this. @default 365 */
+    validityDays: z.number().int().min(1).max(3650),
+  }),
   /** Cluster details of the Kubernetes environments (k8s/schema.ts); ignored by the Docker target. */
   kubernetes: kubernetesSchema,
   recall: z.strictObject({
@@ -188,6 +206,23 @@ export function crossFieldRules(config: VectorstackConfig): RuleViolation[] {
       message: `publishes the stores beyond this host; allowed: ${LOOPBACK_ADDRESSES.join(', ')} (or set docker.publishBeyondLoopback: true)`,
     });
   if (config.target === 'docker') out.push(...duplicateHostPorts(config));
+  const tls = config.tls;
+  if (tls && typeof tls === 'object') {
+    const cert = tls.caCertFile ?? null;
+    const key = tls.caKeyFile ?? null;
+    if (cert !== null && key === null)
+      out.push({
+        path: ['tls', 'caKeyFile'],
+        message:
+          'required when tls.caCertFile is set; allowed: both tls.caCertFile and tls.caKeyFile, or neither',
+      });
+    if (key !== null && cert === null)
+      out.push({
+        path: ['tls', 'caCertFile'],
+        message:
+          'required when tls.caKeyFile is set; allowed: both tls.caCertFile and tls.caKeyFile, or neither',
+      });
+  }
   const k = config.kubernetes;
   if (config.target === 'kubernetes' && k) {
     if (config.environment === 'production' && k.context === null)
