@@ -13,3 +13,9 @@ export const PROVIDERS = {
 
 export type ProviderName = keyof typeof PROVIDERS;
 export const PROVIDER_NAMES = Object.keys(PROVIDERS) as ProviderName[];
+
+/** The providers each target's stacks use: a host that only runs the Docker stack builds only the Docker provider. */
+export const PROVIDERS_BY_TARGET: Record<'docker' | 'kubernetes', ProviderName[]> = {
+  docker: ['docker'],
+  kubernetes: ['kubernetes', 'helm', 'random'],
+};

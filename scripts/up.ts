@@ -1,34 +1,43 @@
 #!/usr/bin/env tsx
-// npm run up [-- --env local|staging|production] [--plan] [--no-wait] [--show-secrets] [--json]
-// Brings the environment to its configured state on its target (Docker for local, Kubernetes for the others) and
-// waits until every service is ready. `npm run deploy` is the same command.
+// npm run up [-- --env local|staging|production] [--plan] [--no-wait] [--no-prepare] [--show-secrets] [--json]
+// Prepares this host for the environment's target (only what that target needs), brings the environment to its
+// configured state on it (Docker for local, Kubernetes for the others) and waits until every service is ready.
+// `npm run deploy` is the same command without the host preparation (it checks instead).
 import { parseFlags, runMain } from '../lib/cli.js';
 import { loadDeployment } from '../lib/deployment/resolve.js';
-import { checkSetup } from '../lib/setup/check.js';
+import { checkSetup, prepareHostFor } from '../lib/setup/check.js';
 import { withSecrets } from '../lib/stack/endpoints.js';
 import { driverFor } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
 
 const USAGE = [
-  'usage: npm run up -- [--env local|staging|production] [--plan] [--no-wait] [--show-secrets] [--json]',
+  'usage: npm run up -- [--env local|staging|production] [--plan] [--no-wait] [--no-prepare] [--show-secrets] [--json]',
   '  --plan          show what would change, change nothing',
   '  --no-wait       Kubernetes: do not wait for rollouts and the bucket job (an API server without nodes)',
+  '  --no-prepare    check the host instead of preparing it (what npm run deploy does)',
   '  --show-secrets  print the credentials too',
 ].join('\n');
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
     string: ['env'],
-    boolean: ['plan', 'wait', 'show-secrets'],
+    boolean: ['plan', 'wait', 'prepare', 'show-secrets'],
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
   // The configuration first: a typo is the cheapest mistake to report.
   const deployment = loadDeployment({ env: flags.env });
   const progress = new Progress();
-  progress.log('checking setup (npm run setup -- --check)');
-  await checkSetup(deployment.target);
+  if (flags.prepare === false) {
+    progress.log('checking setup (npm run setup -- --check)');
+    await checkSetup(deployment.target);
+  } else {
+    progress.log(
+      `preparing this host for the ${deployment.target} target (cached; npm run setup prepares every target)`,
+    );
+    await prepareHostFor(deployment.target, { progress });
+  }
   const driver = driverFor(deployment, { progress });
   const result = await driver.apply({ planOnly: flags.plan, wait: flags.wait !== false });
   const secrets = flags['show-secrets'] ? await driver.credentials() : undefined;

@@ -29,6 +29,9 @@ function isDebianLike(): boolean {
  * Makes a Docker engine answer: uses a running one; otherwise, on Debian/Ubuntu as root, installs the distribution's
  * engine and starts dockerd in the background (no systemd needed), logging to the cache directory.
  */
+/** Where dockerd listens unless told otherwise (and where setup starts it). */
+const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
 export async function ensureDockerEngine(ctx: SetupContext): Promise<StepOutcome> {
   const running = await dockerServerVersion();
   if (running) return { status: 'found', source: 'running engine', version: running };
@@ -43,6 +46,13 @@ export async function ensureDockerEngine(ctx: SetupContext): Promise<StepOutcome
       DOCKER_MANUAL_STEPS,
     );
   }
+  // An engine named by DOCKER_HOST elsewhere than the default socket is not one setup can start.
+  const host = ctx.environ.DOCKER_HOST;
+  if (host && host !== DEFAULT_DOCKER_HOST)
+    throw new SetupError(
+      `no Docker engine answers at DOCKER_HOST=${host}`,
+      `start the engine DOCKER_HOST names, or unset DOCKER_HOST so that setup starts one on ${DEFAULT_DOCKER_HOST}`,
+    );
   const installed = await $({ nothrow: true, quiet: true })`command -v dockerd`;
   let source = 'host dockerd';
   if (installed.exitCode !== 0) {

@@ -59,7 +59,11 @@ async function registryReachable(): Promise<boolean> {
  * Providers: from the public registry when it answers; otherwise built from the Go module proxy into an unpacked
  * filesystem mirror, with a CLI config (TF_CLI_CONFIG_FILE) that points both terraform and tofu at it.
  */
-export async function ensureProviders(ctx: SetupContext, record: ToolchainRecord): Promise<StepOutcome> {
+export async function ensureProviders(
+  ctx: SetupContext,
+  record: ToolchainRecord,
+  names: ProviderName[] = PROVIDER_NAMES,
+): Promise<StepOutcome> {
   const mirrorWanted = ctx.offline || record.cliConfigFile !== undefined || !(await registryReachable());
   if (!mirrorWanted) {
     delete record.cliConfigFile;
@@ -69,7 +73,7 @@ export async function ensureProviders(ctx: SetupContext, record: ToolchainRecord
   const mirrorDir = path.join(ctx.cacheDir, 'terraform', 'mirror');
   const versions: Record<string, string> = {};
   let built = 0;
-  for (const name of PROVIDER_NAMES) {
+  for (const name of names) {
     const program = PROVIDER_BUILDS[name];
     const { binary, built: fresh } = await ensureGoBinary(ctx, program);
     if (fresh) built++;
@@ -87,8 +91,9 @@ export async function ensureProviders(ctx: SetupContext, record: ToolchainRecord
   const cliConfigFile = path.join(ctx.cacheDir, 'terraform', 'cli.tfrc');
   writeCliConfig(cliConfigFile, mirrorDir, REGISTRY_HOSTNAMES);
   record.cliConfigFile = cliConfigFile;
-  record.providers = versions;
-  const summary = PROVIDER_NAMES.map((n) => `${n} ${versions[n]}`).join(', ');
+  // Providers built by an earlier run for another target stay recorded.
+  record.providers = { ...record.providers, ...versions };
+  const summary = names.map((n) => `${n} ${versions[n]}`).join(', ');
   return {
     status: built > 0 ? 'built' : 'found',
     source: 'Go module proxy (local mirror)',

@@ -3,13 +3,14 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { DEFAULT_IMAGES, IMAGE_KEYS, type ImageKey } from '../images.js';
 import { imagesFile, REPO_ROOT } from '../paths.js';
+import { PROVIDERS_BY_TARGET } from '../providers.js';
 import { Progress } from '../util/progress.js';
 import { ensureChromaServers } from './chroma.js';
 import { ensureDebianBase } from './debian-base.js';
 import { ensureDockerEngine } from './docker-engine.js';
 import { ensureEnvtest } from './envtest-build.js';
 import { ensureClusterToolchain } from './kube-node-build.js';
-import { OFFLINE_IMAGES, type OfflineImageRecipe, TEST_IMAGES } from './offline-images.js';
+import { OFFLINE_IMAGES, TEST_IMAGES } from './offline-images.js';
 import { ensureProviders } from './providers.js';
 import { ensureTerraformCli } from './terraform-cli.js';
 import { readToolchain, writeToolchain } from './toolchain-file.js';
@@ -26,6 +27,26 @@ export interface SetupOptions {
   environ?: NodeJS.ProcessEnv;
   /** Also the images only the test suite uses (TEST_IMAGES). @default false */
   testImages?: boolean;
+  /** The targets to prepare providers for (the Docker stack needs only the Docker provider). @default both */
+  targets?: SetupTarget[];
+}
+
+export type SetupTarget = 'docker' | 'kubernetes';
+const TARGETS: SetupTarget[] = ['docker', 'kubernetes'];
+/** Offline image builds running at once (2 cores: one compiling while another downloads). */
+const IMAGE_BUILDS_AT_ONCE = 2;
+
+/** Runs `run` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await run(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function sortKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export const SETUP_STEPS = [
@@ -78,6 +99,8 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
   mkdirSync(ctx.cacheDir, { recursive: true });
   const results: StepResult[] = [];
   const remedies: string[] = [];
+  /** When each step started: the summary lists steps in that order, whichever lane finished first. */
+  const order = new Map<string, number>();
 
   const step = async (component: string, run: () => Promise<StepOutcome>): Promise<StepOutcome> => {
     const started = Date.now();
@@ -99,6 +122,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     }
     const seconds = (Date.now() - started) / 1000;
     results.push({ component, seconds, ...outcome });
+    order.set(component, started);
     ctx.progress.log(`${component}: ${outcome.status} (${outcome.version}, ${seconds.toFixed(1)}s)`);
     return outcome;
   };
@@ -108,80 +132,102 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
 
   const wanted = new Set<SetupStepName>(options.only ?? DEFAULT_SETUP_STEPS);
   const record = readToolchain(ctx.environ);
+  const providers = [...new Set((options.targets ?? TARGETS).flatMap((t) => PROVIDERS_BY_TARGET[t]))];
+  // One writer of the toolchain record at a time (lanes finish in any order).
+  let saving = Promise.resolve();
+  const save = () => {
+    if (!ctx.checkOnly) saving = saving.then(() => writeToolchain(record, ctx.environ));
+    return saving;
+  };
+
   // The engine serves the Docker target and the image builds; a cluster-only check (`up --env staging`) skips it.
   const docker =
     wanted.has('docker') || wanted.has('images')
       ? await step('docker engine', () => ensureDockerEngine(ctx))
       : ({ status: 'skipped', source: '-', version: '-' } as StepOutcome);
-  if (wanted.has('terraform') || wanted.has('providers')) {
-    const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
-    if (wanted.has('providers')) {
-      if (usable(cli)) await step('providers', () => ensureProviders(ctx, record));
-      else skip('providers', 'no Terraform-compatible CLI');
+
+  // Independent lanes run side by side: the Go builds of one overlap the downloads and image builds of another.
+  // Within a lane, order matters (providers need the CLI; envtest and the cluster share Go's build cache, so they
+  // follow one another instead of compiling the same Kubernetes packages twice at once).
+  const toolchainLane = async () => {
+    if (wanted.has('terraform') || wanted.has('providers')) {
+      const cli = await step('terraform cli', () => ensureTerraformCli(ctx, record));
+      if (wanted.has('providers')) {
+        if (usable(cli)) await step('providers', () => ensureProviders(ctx, record, providers));
+        else skip('providers', 'no Terraform-compatible CLI');
+      }
+      await save();
     }
-    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
-  }
-  // kube-apiserver + kube-controller-manager for test/integration/k8s-apply.test.ts (no kubelet).
-  if (wanted.has('envtest')) {
-    await step('envtest', () => ensureEnvtest(ctx, record));
-    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
-  }
-  // containerd, kubelet, kube-proxy, CoreDNS, kube-router, local-path-provisioner, pause: lib/localcluster.
-  if (wanted.has('cluster')) {
-    if (usable(docker)) await step('cluster', () => ensureClusterToolchain(ctx, record));
-    else skip('cluster', 'no Docker engine');
-    if (!ctx.checkOnly) writeToolchain(record, ctx.environ);
-  }
+  };
+  const kubernetesLane = async () => {
+    // kube-apiserver + kube-controller-manager for test/integration/k8s-apply.test.ts (no kubelet).
+    if (wanted.has('envtest')) {
+      await step('envtest', () => ensureEnvtest(ctx, record));
+      await save();
+    }
+    // containerd, kubelet, kube-proxy, CoreDNS, kube-router, local-path-provisioner, pause: lib/localcluster.
+    if (wanted.has('cluster')) {
+      if (usable(docker)) await step('cluster', () => ensureClusterToolchain(ctx, record));
+      else skip('cluster', 'no Docker engine');
+      await save();
+    }
+  };
   // Chroma server venvs (lib/setup/chroma.ts) for test/integration/chroma-import.test.ts.
-  if (wanted.has('chroma')) await step('chroma servers', () => ensureChromaServers(ctx));
-  if (!wanted.has('images')) return finish();
+  const chromaLane = async () => {
+    if (wanted.has('chroma')) await step('chroma servers', () => ensureChromaServers(ctx));
+  };
+  await Promise.all([toolchainLane(), kubernetesLane(), chromaLane(), imagesLane()]);
+  return finish();
 
-  if (!usable(docker)) {
-    for (const key of IMAGE_KEYS) skip(`image:${key}`, 'no Docker engine');
-    return finish();
-  }
-
-  // Official images where they are present or can be pulled; local builds for the rest.
-  const overrides: Partial<Record<ImageKey, string>> = {};
-  const needOffline: ImageKey[] = [];
-  for (const key of IMAGE_KEYS) {
-    const tag = DEFAULT_IMAGES[key];
-    if (!ctx.offline && (await hasImage(tag))) {
-      results.push({
-        component: `image:${key}`,
-        status: 'found',
-        source: 'local engine',
-        version: tag,
-        seconds: 0,
-      });
-    } else if (
-      !ctx.offline &&
-      !ctx.checkOnly &&
-      (await $({ quiet: true, nothrow: true })`docker pull ${tag}`.timeout('300s')).ok
-    ) {
-      results.push({
-        component: `image:${key}`,
-        status: 'pulled',
-        source: 'registry',
-        version: tag,
-        seconds: 0,
-      });
-    } else {
-      needOffline.push(key);
+  async function imagesLane(): Promise<void> {
+    if (!wanted.has('images')) return;
+    if (!usable(docker)) {
+      for (const key of IMAGE_KEYS) skip(`image:${key}`, 'no Docker engine');
+      return;
     }
-  }
-  // Test-only images (milvus-lite) with --tests, whether or not the stack's own images had to be built.
-  const testRecipes = options.testImages ? Object.values(TEST_IMAGES) : [];
-  if (needOffline.length > 0 || testRecipes.length > 0) {
+    // Official images where they are present or can be pulled; local builds for the rest.
+    const overrides: Partial<Record<ImageKey, string>> = {};
+    const needOffline: ImageKey[] = [];
+    for (const key of IMAGE_KEYS) {
+      const tag = DEFAULT_IMAGES[key];
+      if (!ctx.offline && (await hasImage(tag))) {
+        results.push({
+          component: `image:${key}`,
+          status: 'found',
+          source: 'local engine',
+          version: tag,
+          seconds: 0,
+        });
+      } else if (
+        !ctx.offline &&
+        !ctx.checkOnly &&
+        (await $({ quiet: true, nothrow: true })`docker pull ${tag}`.timeout('300s')).ok
+      ) {
+        results.push({
+          component: `image:${key}`,
+          status: 'pulled',
+          source: 'registry',
+          version: tag,
+          seconds: 0,
+        });
+      } else {
+        needOffline.push(key);
+      }
+    }
+    // Test-only images (milvus-lite) with --tests, whether or not the stack's own images had to be built.
+    const testRecipes = options.testImages ? Object.values(TEST_IMAGES) : [];
+    if (needOffline.length === 0 && testRecipes.length === 0) return;
     const base = await step('image:debian', async () => {
       const { built, version } = await ensureDebianBase(ctx);
       return { status: built ? 'built' : 'found', source: 'debootstrap (Debian archive)', version };
     });
     const testImages: Record<string, string> = {};
-    for (const recipe of [...needOffline.map((key) => OFFLINE_IMAGES[key]), ...testRecipes]) {
+    const recipes = [...needOffline.map((key) => OFFLINE_IMAGES[key]), ...testRecipes];
+    // Image builds on the shared base are independent: a few at a time (each mostly downloads or compiles).
+    await eachLimited(recipes, IMAGE_BUILDS_AT_ONCE, async (recipe) => {
       if (!usable(base)) {
         skip(`image:${recipe.key}`, 'no base image');
-        continue;
+        return;
       }
       let tag: string | undefined;
       await step(`image:${recipe.key}`, async () => {
@@ -189,10 +235,10 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
         tag = outcome.tag;
         return outcome;
       });
-      if (!tag) continue;
+      if (!tag) return;
       if (recipe.key in DEFAULT_IMAGES) overrides[recipe.key as ImageKey] = tag;
       else testImages[recipe.key] = tag;
-    }
+    });
     if (!ctx.checkOnly && Object.keys(overrides).length === needOffline.length) {
       const file = imagesFile(ctx.environ);
       mkdirSync(path.dirname(file), { recursive: true });
@@ -200,7 +246,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
       const kept = options.testImages ? {} : readTestImages(file);
       writeFileSync(
         file,
-        `${JSON.stringify({ images: overrides, testImages: { ...kept, ...testImages } }, null, 2)}\n`,
+        `${JSON.stringify({ images: sortKeys(overrides), testImages: sortKeys({ ...kept, ...testImages }) }, null, 2)}\n`,
       );
       results.push({
         component: 'image overrides',
@@ -211,11 +257,18 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
       });
     }
   }
-  return finish();
 
   function finish(): SetupReport {
     const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
-    return { results, ok, remedies };
+    const at = (r: StepResult) => order.get(r.component) ?? 0;
+    return {
+      results: results
+        .map((r, i) => ({ r, i }))
+        .sort((a, b) => at(a.r) - at(b.r) || a.i - b.i)
+        .map(({ r }) => r),
+      ok,
+      remedies,
+    };
   }
 }
 

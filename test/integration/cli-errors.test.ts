@@ -41,8 +41,19 @@ describe('bad input to the commands', () => {
     expect(stderr).toContain('usage: npm run up');
   });
 
-  it('up without a Docker engine says so and what to run, exit 1', () => {
+  it('up without a Docker engine says so and what to do, exit 1', () => {
     const { code, stderr } = run('up.ts', [], { DOCKER_HOST: 'unix:///tmp/vectorstack-no-such-docker.sock' });
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      'docker engine: failed (no Docker engine answers at DOCKER_HOST=unix:///tmp/vectorstack-no-such-docker.sock)',
+    );
+    expect(stderr).toContain('unset DOCKER_HOST so that setup starts one on unix:///var/run/docker.sock');
+  });
+
+  it('deploy (up without host preparation) without a Docker engine names what is missing, exit 1', () => {
+    const { code, stderr } = run('up.ts', ['--no-prepare'], {
+      DOCKER_HOST: 'unix:///tmp/vectorstack-no-such-docker.sock',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('docker engine: missing (no Docker engine answers)');
     expect(stderr).toContain('run: npm run setup');
