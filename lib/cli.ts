@@ -6,17 +6,29 @@ export { UsageError } from './errors.js';
 export interface FlagSpec {
   boolean?: string[];
   string?: string[];
+  /**
+   * Booleans that are on unless turned off with `--no-<flag>` (minimist makes every other boolean false when absent).
+   * @default none
+   */
+  negatable?: string[];
   /** One line per flag, printed by --help. */
   usage: string;
 }
 
 /** Parses flags; an unknown flag is an error rather than silently ignored. */
 export function parseFlags(argv: string[], spec: FlagSpec): minimist.ParsedArgs {
-  const known = new Set([...(spec.boolean ?? []), ...(spec.string ?? []), 'help', 'json']);
+  const known = new Set([
+    ...(spec.boolean ?? []),
+    ...(spec.negatable ?? []),
+    ...(spec.string ?? []),
+    'help',
+    'json',
+  ]);
   const unknown = (flag: string) => new UsageError(`unknown flag ${flag}`, { remedy: spec.usage });
   const parsed = minimist(argv, {
-    boolean: [...(spec.boolean ?? []), 'help', 'json'],
+    boolean: [...(spec.boolean ?? []), ...(spec.negatable ?? []), 'help', 'json'],
     string: spec.string ?? [],
+    default: Object.fromEntries((spec.negatable ?? []).map((flag) => [flag, true])),
     unknown: (arg) => {
       if (arg.startsWith('-')) throw unknown(arg);
       return true;

@@ -22,14 +22,15 @@ const USAGE = [
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
     string: ['env'],
-    boolean: ['plan', 'wait', 'prepare', 'show-secrets'],
+    boolean: ['plan', 'show-secrets'],
+    negatable: ['wait', 'prepare'],
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
   // The configuration first: a typo is the cheapest mistake to report.
   const deployment = loadDeployment({ env: flags.env });
   const progress = new Progress();
-  if (flags.prepare === false) {
+  if (!flags.prepare) {
     progress.log('checking setup (npm run setup -- --check)');
     await checkSetup(deployment.target);
   } else {
@@ -39,7 +40,7 @@ await runMain(async () => {
     await prepareHostFor(deployment.target, { progress });
   }
   const driver = driverFor(deployment, { progress });
-  const result = await driver.apply({ planOnly: flags.plan, wait: flags.wait !== false });
+  const result = await driver.apply({ planOnly: flags.plan, wait: flags.wait });
   const secrets = flags['show-secrets'] ? await driver.credentials() : undefined;
   if (flags.json) {
     console.log(JSON.stringify({ ...result, ...(secrets ? { credentials: secrets } : {}) }, null, 2));
