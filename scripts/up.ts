@@ -28,7 +28,7 @@ await runMain(async () => {
   });
   if (flags.help) return void console.log(USAGE);
   // The configuration first: a typo is the cheapest mistake to report.
-  const deployment = loadDeployment({ env: flags.env });
+  let deployment = loadDeployment({ env: flags.env });
   const progress = new Progress();
   if (!flags.prepare) {
     progress.log('checking setup (npm run setup -- --check)');
@@ -38,6 +38,8 @@ await runMain(async () => {
       `preparing this host for the ${deployment.target} target (cached; npm run setup prepares every target)`,
     );
     await prepareHostFor(deployment.target, { progress });
+    // Resolved again: preparing may have built local images and recorded them as the image overrides.
+    deployment = loadDeployment({ env: flags.env });
   }
   const driver = driverFor(deployment, { progress });
   const result = await driver.apply({ planOnly: flags.plan, wait: flags.wait });
