@@ -1,25 +1,14 @@
 // Late-interaction (ColBERT-style) scoring: a chunk's score for a query is the sum, over the query's token vectors,
 // of each one's best similarity among the chunk's token vectors ("max-sim"). Pure functions.
 import type { MultiVectorMetric } from '../../schemas/milvus/collections.js';
+import { cosine, pairSums } from '../util/vector-math.js';
 
 /** Similarity of two vectors, higher = more alike: cosine, inner product, or minus the Euclidean distance. */
 export function similarity(a: readonly number[], b: readonly number[], metric: MultiVectorMetric): number {
-  if (a.length !== b.length) throw new RangeError(`vectors of dimension ${a.length} and ${b.length}`);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  let dist = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-    dist += (x - y) * (x - y);
-  }
-  if (metric === 'ip') return dot;
-  if (metric === 'l2') return -Math.sqrt(dist);
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+  const sums = pairSums(a, b);
+  if (metric === 'ip') return sums.dot;
+  if (metric === 'l2') return -Math.sqrt(sums.l2sq);
+  return cosine(sums);
 }
 
 /** Σ over query tokens of the best similarity among the document's tokens; undefined for a document without tokens. */

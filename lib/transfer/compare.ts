@@ -1,3 +1,4 @@
+import { cosine, pairSums } from '../util/vector-math.js';
 import type { ChromaSpace, TransferRecord } from './model.js';
 
 /** JSON with object keys sorted at every level: two values are deep-equal (key order ignored) iff these match. */
@@ -49,22 +50,10 @@ export function recordDifferences(source: TransferRecord, copy: TransferRecord |
 
 /** Chroma's distance in each space, in float64: l2 squared Euclidean, ip 1 - a·b, cosine 1 - cos(a, b). */
 export function chromaDistance(space: ChromaSpace, a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  let l2 = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-    l2 += (x - y) * (x - y);
-  }
-  if (space === 'l2') return l2;
-  if (space === 'ip') return 1 - dot;
-  const norm = Math.sqrt(na) * Math.sqrt(nb);
-  return norm === 0 ? 1 : 1 - dot / norm;
+  const sums = pairSums(a, b);
+  if (space === 'l2') return sums.l2sq;
+  if (space === 'ip') return 1 - sums.dot;
+  return sums.aa === 0 || sums.bb === 0 ? 1 : 1 - cosine(sums);
 }
 
 export interface AgreementInput {

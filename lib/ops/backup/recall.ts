@@ -3,6 +3,7 @@
 // the store's own index returns with recorded search parameters; recall@k is the mean over queries of
 // |found ∩ exact| / k. Restore repeats the index search with the same queries and parameters and compares.
 import { createHash } from 'node:crypto';
+import { cosine, pairSums } from '../../util/vector-math.js';
 import type { RecallRecord, RecallSample } from './manifest.js';
 
 export type VectorMetric = 'L2' | 'IP' | 'COSINE';
@@ -24,25 +25,10 @@ export function samplePositions(rows: number, count: number): number[] {
 
 /** Similarity score where larger is nearer, computed in float64 from float32 values. */
 export function score(metric: VectorMetric, a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  let l2 = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (metric === 'L2') {
-      const d = x - y;
-      l2 += d * d;
-    } else {
-      dot += x * y;
-      na += x * x;
-      nb += y * y;
-    }
-  }
-  if (metric === 'L2') return -l2;
-  if (metric === 'IP') return dot;
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+  const sums = pairSums(a, b);
+  if (metric === 'L2') return -sums.l2sq;
+  if (metric === 'IP') return sums.dot;
+  return cosine(sums);
 }
 
 /**
