@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConsistencyLevelEnum, DataType } from '@zilliz/milvus2-sdk-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
 import { loadMigrations } from '../../lib/bootstrap/postgres.js';
 import { bootstrapJson } from '../../lib/bootstrap/report.js';
@@ -33,10 +33,11 @@ function names(tag: string) {
   used.push(n);
   return n;
 }
-afterAll(async () => {
-  for (const n of used) await removeBootstrapObjects(stack, n);
-  await stack.close();
+// After each test, not at the end: every bootstrap creates two Milvus roles, and Milvus allows ten in all.
+afterEach(async () => {
+  for (const n of used.splice(0)) await removeBootstrapObjects(stack, n);
 });
+afterAll(() => stack.close());
 
 function withConfig(change: (c: VectorstackConfig) => void): VectorstackConfig {
   const config = structuredClone(stack.config);
