@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import * as Minio from 'minio';
 import pRetry, { AbortError } from 'p-retry';
@@ -62,9 +64,32 @@ export async function withRetries<T>(
   }
 }
 
+/** How a client verifies a TLS store: the CA certificate it trusts, and the name to check if not the host. */
+export interface ClientTls {
+  /** PEM file of the CA that signed the server's certificate (the stack's `tls/ca.crt`). */
+  caFile: string;
+  /** Name the certificate must carry when it is not `host` (SNI and verification). @default host */
+  servername?: string;
+}
+
 export interface Endpoint {
   host: string;
   port: number;
+  /** Connect with TLS, verifying the server against this CA; absent: plain TCP (tls.enabled false). */
+  tls?: ClientTls;
+}
+
+function readCa(tls: ClientTls): string {
+  try {
+    return readFileSync(tls.caFile, 'utf8');
+  } catch (error) {
+    throw new VectorstackError(
+      `cannot read the stack's CA certificate ${tls.caFile}: ${(error as Error).message}`,
+      {
+        remedy: 'run: npm run up (it writes the TLS material into the state directory)',
+      },
+    );
+  }
 }
 
 export async function connectPostgres(
@@ -76,7 +101,13 @@ export async function connectPostgres(
     endpoint.host,
     endpoint.port,
     async () => {
-      const client = new pg.Client({ ...endpoint, connectionTimeoutMillis: 5000 });
+      const { tls, ...rest } = endpoint;
+      const client = new pg.Client({
+        ...rest,
+        connectionTimeoutMillis: 5000,
+        // Verified against the stack's CA (rejectUnauthorized is node's default), the name checked against the host.
+        ...(tls ? { ssl: { ca: readCa(tls), servername: tls.servername, rejectUnauthorized: true } } : {}),
+      });
       try {
         await client.connect();
         return client;
@@ -101,7 +132,15 @@ export async function connectRedis(
     endpoint.port,
     async () => {
       const client = createClient({
-        socket: { host: endpoint.host, port: endpoint.port, connectTimeout: 5000, reconnectStrategy: false },
+        socket: {
+          host: endpoint.host,
+          port: endpoint.port,
+          connectTimeout: 5000,
+          reconnectStrategy: false,
+          ...(endpoint.tls
+            ? { tls: true as const, ca: readCa(endpoint.tls), servername: endpoint.tls.servername }
+            : {}),
+        },
         username: endpoint.username,
         password: endpoint.password,
       });
@@ -135,6 +174,16 @@ export async function connectMilvus(
         username: endpoint.username,
         password: endpoint.password,
         timeout: 10_000,
+        // gRPC would send an IP address as the TLS server name (which node deprecates); the stack's certificates all
+        // carry `localhost`, so that name is checked when the host is an address.
+        ...(endpoint.tls
+          ? {
+              tls: {
+                rootCert: Buffer.from(readCa(endpoint.tls)),
+                serverName: endpoint.tls.servername ?? (isIP(endpoint.host) ? 'localhost' : undefined),
+              },
+            }
+          : {}),
         // Otherwise the SDK logs every request to stdout (at debug level under NODE_ENV=test), mixing into --json.
         logLevel: 'error',
       });

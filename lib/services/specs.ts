@@ -1,7 +1,8 @@
 import { POSTGRES_ADMIN_USER } from '../../schemas/postgres/roles.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import type { ImageKey } from '../images.js';
-import type { ServiceName, ServiceSpec } from './types.js';
+import type { TlsService } from '../tls/pki.js';
+import type { FileSpec, ServiceName, ServiceSpec } from './types.js';
 
 /** The official image's data directory, and the mount point of PostgreSQL's volume on every target. */
 export const PG_DATA = '/var/lib/postgresql/data';
@@ -27,20 +28,79 @@ const health = (command: string[], startPeriodSeconds: number, intervalSeconds =
   startPeriodSeconds,
 });
 
+/** Where a TLS store finds its certificate, key and the CA certificate (uploaded files, or a Secret on Kubernetes). */
+export const TLS_MOUNT = '/run/vectorstack/tls';
+/**
+ * Private copies the server reads: owned by the server's user, 0600, outside the data volume. PostgreSQL refuses a key
+ * others could read, and the mounted files are root's, read-only and readable by every user of the container (Docker
+ * uploads; on Kubernetes the Secret volume).
+ */
+export const TLS_PRIVATE_DIR = '/tmp/vectorstack-tls';
+export const TLS_FILE_NAMES = { cert: 'server.crt', key: 'server.key', ca: 'ca.crt' } as const;
+
+/** The three TLS files of a service, mounted at TLS_MOUNT: its certificate, its key and the CA certificate. */
+function tlsFiles(service: TlsService): FileSpec[] {
+  return (['cert', 'key', 'ca'] as const).map((part) => ({
+    containerPath: `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`,
+    content: [{ tls: { service, part } }],
+  }));
+}
+
+/**
+ * Copies the TLS files to TLS_PRIVATE_DIR (umask 077), owned by `user` when run as root (Docker, before the image's
+ * entrypoint drops to that user; on Kubernetes the pod already runs as its user), then runs the rest of the command.
+ */
+function tlsCopy(user: string): string[] {
+  return [
+    'umask 077',
+    `mkdir -p ${TLS_PRIVATE_DIR}`,
+    `for f in ${Object.values(TLS_FILE_NAMES).join(' ')}; do cat ${TLS_MOUNT}/$f > ${TLS_PRIVATE_DIR}/$f || exit 1; done`,
+    `if [ "$(id -u)" = 0 ]; then chown -R ${user}:${user} ${TLS_PRIVATE_DIR}; fi`,
+  ];
+}
+
+/** With tls.enabled, PostgreSQL's host-based authentication: TCP only over TLS, the local socket as before. */
+export const PG_HBA_TLS = [
+  '# vectorstack (tls.enabled): every TCP connection must use TLS; plain ones are rejected.',
+  'local all all trust',
+  'hostssl all all all scram-sha-256',
+  'hostnossl all all all reject',
+  '',
+].join('\n');
+export const PG_HBA_FILE = '/run/vectorstack/pg_hba.conf';
+
 export function postgresSpec(config: VectorstackConfig, image: string, dataDir = PG_DATA): ServiceSpec {
   const pg = config.postgres;
+  const tls = config.tls.enabled;
+  const server = [
+    ['postgres'],
+    ['-c'],
+    [`shared_buffers=${pg.sharedBuffersMb}MB`],
+    ['-c'],
+    [`max_connections=${pg.maxConnections}`],
+    ['-c'],
+    ['password_encryption=scram-sha-256'],
+  ];
+  const tlsArgs = [
+    ['-c'],
+    ['ssl=on'],
+    ['-c'],
+    [`ssl_cert_file=${TLS_PRIVATE_DIR}/${TLS_FILE_NAMES.cert}`],
+    ['-c'],
+    [`ssl_key_file=${TLS_PRIVATE_DIR}/${TLS_FILE_NAMES.key}`],
+    ['-c'],
+    ['ssl_min_protocol_version=TLSv1.2'],
+    ['-c'],
+    [`hba_file=${PG_HBA_FILE}`],
+  ];
   return {
     name: 'postgres',
     image,
-    command: [
-      ['postgres'],
-      ['-c'],
-      [`shared_buffers=${pg.sharedBuffersMb}MB`],
-      ['-c'],
-      [`max_connections=${pg.maxConnections}`],
-      ['-c'],
-      ['password_encryption=scram-sha-256'],
-    ],
+    // With TLS, a start script makes the server's private copies of its files, then runs the image's entrypoint.
+    ...(tls
+      ? { entrypoint: ['sh', '-c', [...tlsCopy('postgres'), 'exec "$@"'].join('\n'), 'tls-init'] }
+      : {}),
+    command: tls ? [['docker-entrypoint.sh'], ...server, ...tlsArgs] : server,
     env: {
       // The superuser, for administration only; bootstrap creates the owner, application and read-only logins.
       POSTGRES_USER: [POSTGRES_ADMIN_USER],
@@ -60,7 +120,7 @@ export function postgresSpec(config: VectorstackConfig, image: string, dataDir =
     ],
     healthCheck: health(['pg_isready', '-h', '127.0.0.1', '-U', POSTGRES_ADMIN_USER, '-d', pg.database], 30),
     volumes: [{ name: 'data', containerPath: PG_DATA, sizeGi: pg.storageGi }],
-    files: [],
+    files: tls ? [...tlsFiles('postgres'), { containerPath: PG_HBA_FILE, content: [PG_HBA_TLS] }] : [],
     dependsOn: [],
     resources: pg.resources,
   };
@@ -198,17 +258,38 @@ export const MILVUS_ROOT_PASSWORD_FILE = '/run/vectorstack/milvus-root-password'
  * its REST API: v2 on 2.4 and later, v1 on 2.3). The well-known initial password is tried after the generated one:
  * a 2.3 server keeps it until `up` replaces it, which happens only once the container is ready.
  */
-const MILVUS_READY_SCRIPT = [
-  `curl -fsS -m 4 -o /dev/null http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz || exit 1`,
-  `for token in "root:$(cat ${MILVUS_ROOT_PASSWORD_FILE})" root:Milvus; do`,
-  `  out=$(curl -sS -m 4 -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:${CONTAINER_PORTS.milvus}/v2/vectordb/collections/list 2>/dev/null)`,
-  `  case "$out" in *'"code":0'*) exit 0 ;; esac`,
-  `  out=$(curl -sS -m 4 -H "Authorization: Bearer $token" http://127.0.0.1:${CONTAINER_PORTS.milvus}/v1/vector/collections 2>/dev/null)`,
-  `  case "$out" in *'"code":200'*) exit 0 ;; esac`,
-  'done',
-  'echo "milvus answers /healthz but does not serve authenticated requests yet" >&2',
-  'exit 1',
-].join('\n');
+function milvusReadyScript(tls: boolean): string {
+  const tokens = `for token in "root:$(cat ${MILVUS_ROOT_PASSWORD_FILE})" root:Milvus; do`;
+  const healthz = `curl -fsS -m 4 -o /dev/null http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz || exit 1`;
+  const notYet = [
+    'done',
+    'echo "milvus answers /healthz but does not serve authenticated requests yet" >&2',
+    'exit 1',
+  ];
+  if (!tls)
+    return [
+      healthz,
+      tokens,
+      `  out=$(curl -sS -m 4 -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:${CONTAINER_PORTS.milvus}/v2/vectordb/collections/list 2>/dev/null)`,
+      `  case "$out" in *'"code":0'*) exit 0 ;; esac`,
+      `  out=$(curl -sS -m 4 -H "Authorization: Bearer $token" http://127.0.0.1:${CONTAINER_PORTS.milvus}/v1/vector/collections 2>/dev/null)`,
+      `  case "$out" in *'"code":200'*) exit 0 ;; esac`,
+      ...notYet,
+    ].join('\n');
+  // With TLS the proxy's port is gRPC only (2.3 serves no REST API there): an authenticated ShowCollections over
+  // HTTP/2, verified against the stack's CA. Serving means grpc-status 0 and a response whose status (field 1) is
+  // empty; a server that is not ready answers with an error code in it, a wrong password with grpc-status 16.
+  return [
+    healthz,
+    'h=/tmp/vectorstack-ready.$$.h; b=/tmp/vectorstack-ready.$$.b',
+    tokens,
+    `  printf '\\0\\0\\0\\0\\0' | curl -sS -m 4 --http2 --cacert ${TLS_MOUNT}/${TLS_FILE_NAMES.ca} -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: $(printf %s "$token" | base64 | tr -d '\\n')" --data-binary @- -D "$h" -o "$b" https://127.0.0.1:${CONTAINER_PORTS.milvus}/milvus.proto.milvus.MilvusService/ShowCollections 2>/dev/null || continue`,
+    `  if grep -qi '^grpc-status: 0' "$h" && [ "$(od -An -tx1 -j5 -N2 "$b" | tr -d ' \\n')" = 0a00 ]; then rm -f "$h" "$b"; exit 0; fi`,
+    'done',
+    'rm -f "$h" "$b"',
+    ...notYet.slice(1),
+  ].join('\n');
+}
 
 export function milvusSpec(
   config: VectorstackConfig,
@@ -232,6 +313,15 @@ export function milvusSpec(
       MINIO_ROOT_PATH: [milvus.rootPath],
       COMMON_SECURITY_AUTHORIZATION_ENABLED: ['true'],
       COMMON_SECURITY_DEFAULT_ROOT_PASSWORD: [{ secret: 'milvus_root_password' }],
+      // One-way TLS on the proxy (gRPC and REST): common.security.tlsMode and the tls.* paths of milvus.yaml.
+      ...(config.tls.enabled
+        ? {
+            COMMON_SECURITY_TLSMODE: ['1'],
+            TLS_SERVERPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.cert}`],
+            TLS_SERVERKEYPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.key}`],
+            TLS_CAPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`],
+          }
+        : {}),
     },
     ports: [
       {
@@ -248,10 +338,13 @@ export function milvusSpec(
       },
     ],
     // Ready means serving: /healthz alone turns green while a restarted server still refuses requests.
-    healthCheck: health(['sh', '-c', MILVUS_READY_SCRIPT], 90, 10),
+    healthCheck: health(['sh', '-c', milvusReadyScript(config.tls.enabled)], 90, 10),
     volumes: [{ name: 'data', containerPath: '/var/lib/milvus', sizeGi: milvus.storageGi }],
     // The root password, as a file the readiness check reads (never on a command line).
-    files: [{ containerPath: MILVUS_ROOT_PASSWORD_FILE, content: [{ secret: 'milvus_root_password' }] }],
+    files: [
+      { containerPath: MILVUS_ROOT_PASSWORD_FILE, content: [{ secret: 'milvus_root_password' }] },
+      ...(config.tls.enabled ? tlsFiles('milvus') : []),
+    ],
     dependsOn: ['etcd', 'minio', 'minio-init'],
     resources: milvus.resources,
   };
@@ -272,16 +365,33 @@ const REDIS_ACL_INIT = [
   'touch "$f"',
   '{ grep -v "^user default " "$f" || true; printf "user default on >%s ~* &* +@all\\n" "$REDISCLI_AUTH"; } > "$f.tmp"',
   'mv "$f.tmp" "$f"',
-  'exec "$@"',
-].join('\n');
+];
 
 export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec {
   const redis = config.redis;
+  const tls = config.tls.enabled;
+  const tlsArgs = [
+    // The client port speaks TLS only: no plain port.
+    ['--port'],
+    ['0'],
+    ['--tls-port'],
+    [String(CONTAINER_PORTS.redis)],
+    ['--tls-cert-file'],
+    [`${TLS_PRIVATE_DIR}/${TLS_FILE_NAMES.cert}`],
+    ['--tls-key-file'],
+    [`${TLS_PRIVATE_DIR}/${TLS_FILE_NAMES.key}`],
+    ['--tls-ca-cert-file'],
+    [`${TLS_PRIVATE_DIR}/${TLS_FILE_NAMES.ca}`],
+    // Clients authenticate with ACL passwords, not certificates.
+    ['--tls-auth-clients'],
+    ['no'],
+  ];
+  const init = [...REDIS_ACL_INIT, ...(tls ? tlsCopy('redis') : []), 'exec "$@"'].join('\n');
   return {
     name: 'redis',
     image,
     // The script execs the image's own entrypoint, which still drops root (and fixes the file's owner).
-    entrypoint: ['sh', '-c', REDIS_ACL_INIT, 'redis-acl-init'],
+    entrypoint: ['sh', '-c', init, 'redis-acl-init'],
     command: [
       ['docker-entrypoint.sh'],
       ['redis-server'],
@@ -295,6 +405,7 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
       [`${redis.maxmemoryMb}mb`],
       ['--maxmemory-policy'],
       [redis.evictionPolicy],
+      ...(tls ? tlsArgs : []),
     ],
     env: {
       // The default user's password (see REDIS_ACL_INIT); redis-cli (health check, operators) also reads it.
@@ -308,9 +419,14 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
         hostPortField: 'redis.hostPort',
       },
     ],
-    healthCheck: health(['redis-cli', 'ping'], 10),
+    healthCheck: health(
+      tls
+        ? ['redis-cli', '--tls', '--cacert', `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`, 'ping']
+        : ['redis-cli', 'ping'],
+      10,
+    ),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: redis.storageGi }],
-    files: [],
+    files: tls ? tlsFiles('redis') : [],
     dependsOn: [],
     resources: redis.resources,
   };

@@ -1,3 +1,5 @@
+import type { TlsService } from '../tls/pki.js';
+
 /** Names of the stack's services; each renders to one container (Docker) or one workload (Kubernetes). */
 export const SERVICE_NAMES = ['postgres', 'etcd', 'minio', 'minio-init', 'milvus', 'redis'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -19,8 +21,16 @@ export const SECRET_NAMES = [
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
-/** A value that is either literal or a reference to a generated credential. */
-export type Value = string | { secret: SecretName };
+/** One file of the stack's TLS material (lib/tls/pki.ts): the service's certificate, its key, or the CA certificate. */
+export interface TlsFileRef {
+  tls: { service: TlsService; part: 'cert' | 'key' | 'ca' };
+}
+
+/**
+ * A value that is either literal, a reference to a generated credential, or (as a file's whole content) a reference to
+ * a TLS file, which the renderer resolves from the material it was given: no key is ever written into a spec.
+ */
+export type Value = string | { secret: SecretName } | TlsFileRef;
 
 /**
  * Text assembled from literal parts and secret references, e.g. `['http://root:', {secret}, '@minio:9000']`.
@@ -81,11 +91,37 @@ export interface ServiceSpec {
   job?: boolean;
 }
 
-/** Renders a template with the renderer's own way of naming a secret. */
-export function renderTemplate(template: Template, secret: (name: SecretName) => string): string {
-  return template.map((part) => (typeof part === 'string' ? part : secret(part.secret))).join('');
+/**
+ * Renders a template with the renderer's own way of naming a secret; a TLS file reference is rendered by `tls`, which
+ * a renderer without TLS material does not pass (a spec that needs it then fails here, naming the file).
+ */
+export function renderTemplate(
+  template: Template,
+  secret: (name: SecretName) => string,
+  tls?: (ref: TlsFileRef['tls']) => string,
+): string {
+  return template
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      if ('secret' in part) return secret(part.secret);
+      if (!tls)
+        throw new Error(
+          `rendering ${part.tls.service}'s TLS ${part.tls.part} needs the stack's TLS material`,
+        );
+      return tls(part.tls);
+    })
+    .join('');
 }
 
+/** Whether a template holds a credential or TLS material (so it belongs in a Secret, not a ConfigMap). */
 export function templateHasSecret(template: Template): boolean {
   return template.some((part) => typeof part !== 'string');
+}
+
+/** The TLS file a file's content is, when it is exactly one such reference. */
+export function tlsFileOf(template: Template): TlsFileRef['tls'] | null {
+  const [only] = template;
+  return template.length === 1 && only !== undefined && typeof only !== 'string' && 'tls' in only
+    ? only.tls
+    : null;
 }

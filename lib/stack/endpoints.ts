@@ -1,3 +1,4 @@
+import type { ClientTls } from '../clients.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import type { Credentials } from '../credentials.js';
 import type { ServiceName, ServiceSpec } from '../services/types.js';
@@ -5,9 +6,9 @@ import type { ServiceName, ServiceSpec } from '../services/types.js';
 /** Where each store answers for this process, whatever the target. No secrets: those are in Credentials. */
 export interface Endpoints {
   environment: string;
-  postgres?: { host: string; port: number; database: string; user: string };
-  redis?: { host: string; port: number };
-  milvus?: { host: string; port: number; user: string; metricsPort: number | null };
+  postgres?: { host: string; port: number; database: string; user: string; tls?: ClientTls };
+  redis?: { host: string; port: number; tls?: ClientTls };
+  milvus?: { host: string; port: number; user: string; metricsPort: number | null; tls?: ClientTls };
   minio?: { endpoint: string; host: string; port: number; user: string; bucket: string };
   etcd?: { host: string; port: number };
 }
@@ -44,6 +45,21 @@ export function endpointsAt(
     };
   if (ports.etcd) out.etcd = { host, port: ports.etcd.client };
   return out;
+}
+
+/**
+ * The endpoints with TLS where the stack serves it (tls.enabled): PostgreSQL, Redis and Milvus verified against the
+ * stack's CA (`caFile`); MinIO and etcd stay plain. Endpoints that already say how to connect are kept.
+ */
+export function withClientTls(endpoints: Endpoints, caFile: string | null): Endpoints {
+  if (!caFile) return endpoints;
+  const tls = { caFile };
+  return {
+    ...endpoints,
+    postgres: endpoints.postgres && { tls, ...endpoints.postgres },
+    redis: endpoints.redis && { tls, ...endpoints.redis },
+    milvus: endpoints.milvus && { tls, ...endpoints.milvus },
+  };
 }
 
 /** Docker: each service's published ports on the bind address (the first port is the client port). */

@@ -16,8 +16,9 @@ import type { Credentials } from '../credentials.js';
 import type { Deployment } from '../deployment/resolve.js';
 import { VectorstackError } from '../errors.js';
 import type { ServiceName } from '../services/types.js';
+import { clientCaFile } from '../tls/pki.js';
 import { type RunOptions, runProcess } from '../util/process.js';
-import type { Endpoints, StoreName } from './endpoints.js';
+import { type Endpoints, type StoreName, withClientTls } from './endpoints.js';
 
 /** Runs a command inside a service's container or pod (etcdctl, pg_dump); the target decides how. */
 export type ExecInService = (
@@ -62,12 +63,17 @@ export class RunningStack {
   private readonly closers = new Set<() => Promise<unknown>>();
   private closed = false;
 
+  /** Where each store answers; with tls.enabled, PostgreSQL, Redis and Milvus verified against the stack's CA. */
+  readonly endpoints: Endpoints;
+
   constructor(
     readonly deployment: Deployment,
-    readonly endpoints: Endpoints,
+    endpoints: Endpoints,
     readonly credentials: Credentials,
     private readonly target: { exec: ExecInService; close: () => Promise<void>; describe: string },
-  ) {}
+  ) {
+    this.endpoints = withClientTls(endpoints, clientCaFile(deployment));
+  }
 
   get config(): VectorstackConfig {
     return this.deployment.config;
@@ -119,6 +125,7 @@ export class RunningStack {
       {
         host: endpoint.host,
         port: endpoint.port,
+        tls: endpoint.tls,
         username: options.username ?? endpoint.user,
         password: options.password ?? this.credentials.milvus_root_password,
       },

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Container, type ContainerConfig } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
-import { renderTemplate, type SecretName, type ServiceSpec } from '../../lib/services/types.js';
+import { renderTemplate, type SecretName, type ServiceSpec, tlsFileOf } from '../../lib/services/types.js';
+import type { TlsMaterial } from '../../lib/tls/pki.js';
 
 export interface DockerServiceProps {
   /** The service to run, as rendered from the configuration. */
@@ -23,6 +25,8 @@ export interface DockerServiceProps {
   readonly healthTimeoutSeconds?: number;
   /** Extra labels on the container. @default {} */
   readonly labels?: Record<string, string>;
+  /** The stack's TLS material; required when the spec refers to TLS files. @default null */
+  readonly tls?: TlsMaterial | null;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
@@ -94,7 +98,20 @@ export class DockerService extends Construct {
         volumeName: dockerVolumeName(props.namePrefix, spec.name, volume.name),
         containerPath: volume.containerPath,
       })),
-      upload: spec.files.map((file) => ({ file: file.containerPath, content: render(file.content) })),
+      upload: spec.files.map((file) => {
+        const tls = tlsFileOf(file.content);
+        if (!tls) return { file: file.containerPath, content: render(file.content) };
+        // TLS files are uploaded from the state directory: neither the JSON nor the state holds a key. Read-only and
+        // readable by the server's own (non-root) user, the only one in the container; the servers that check a key's
+        // mode (PostgreSQL) start from a 0600 copy of their own (TLS_PRIVATE_DIR).
+        const source = tlsSource(props, tls);
+        return {
+          file: file.containerPath,
+          source: source.file,
+          sourceHash: createHash('sha256').update(source.content).digest('hex'),
+          permissions: '0444',
+        };
+      }),
       memory: spec.resources.memoryMb,
       // No swap: a database that swaps is slower than one that is told it is out of memory.
       memorySwap: spec.resources.memoryMb,
@@ -131,4 +148,19 @@ export class DockerService extends Construct {
     // Readable resource addresses (docker_container.postgres) for plans, state and `-target`.
     this.container.overrideLogicalId(spec.name);
   }
+}
+
+/** The host file (and its content, for the change hash) of a spec's TLS file reference. */
+function tlsSource(
+  props: DockerServiceProps,
+  ref: { service: string; part: 'cert' | 'key' | 'ca' },
+): { file: string; content: string } {
+  const material = props.tls;
+  if (!material) throw new Error(`DockerService ${props.spec.name}: TLS files need the stack's TLS material`);
+  if (ref.part === 'ca') return { file: material.caFile, content: material.caCert };
+  const server = material.servers[ref.service as keyof TlsMaterial['servers']];
+  if (!server) throw new Error(`DockerService ${props.spec.name}: no TLS certificate for ${ref.service}`);
+  return ref.part === 'cert'
+    ? { file: server.certFile, content: server.cert }
+    : { file: server.keyFile, content: server.key };
 }

@@ -7,11 +7,17 @@ import type { Construct } from 'constructs';
 import { dockerLabels, dockerNamePrefix, dockerStackNames } from '../../lib/deployment/names.js';
 import type { Deployment } from '../../lib/deployment/resolve.js';
 import { SECRET_NAMES, type SecretName, type ServiceName } from '../../lib/services/types.js';
+import { ensureTls, type TlsMaterial } from '../../lib/tls/pki.js';
 import { DockerService, dockerVolumeName } from './docker-service.js';
 
 export interface DockerStackProps {
   /** The resolved deployment: configuration, images, specs, state directory. */
   readonly deployment: Deployment;
+  /**
+   * The stack's TLS material (tls.enabled): uploaded into each TLS store's container from the state directory (the
+   * synthesized JSON and the state name the files, never their content). @default ensureTls(deployment)
+   */
+  readonly tls?: TlsMaterial | null;
 }
 
 /**
@@ -59,6 +65,7 @@ export class DockerServicesStack extends TerraformStack {
       );
     }
     const secret = (name: SecretName) => variables.get(name)!.stringValue;
+    const tls = props.tls !== undefined ? props.tls : ensureTls(props.deployment);
 
     for (const spec of specs) {
       const dependsOn = spec.dependsOn.map((dep) => {
@@ -72,6 +79,7 @@ export class DockerServicesStack extends TerraformStack {
         networkName: prefix,
         namePrefix: prefix,
         secret,
+        tls,
         bindAddress: config.docker.bindAddress,
         allowNonLoopbackBind: config.docker.publishBeyondLoopback,
         dependsOn,

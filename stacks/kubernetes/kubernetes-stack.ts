@@ -29,6 +29,7 @@ import {
   type ServiceName,
   type ServiceSpec,
 } from '../../lib/services/types.js';
+import { ensureTls, type TlsMaterial } from '../../lib/tls/pki.js';
 import { BackupCronJob, type BackupSchedule, backupCronJobProps } from './backup-cronjob.js';
 import { type EnvSource, KubernetesWorkload } from './kubernetes-workload.js';
 import { type Flow, NetworkPolicies, type PodPeer } from './network-policies.js';
@@ -38,6 +39,11 @@ export interface KubernetesStackProps {
   readonly deployment: Deployment;
   /** Wait for rollouts and the bucket job during apply. @default true */
   readonly wait?: boolean;
+  /**
+   * The stack's TLS material (tls.enabled): each TLS store's certificate and key reach its pod through its files
+   * Secret. @default ensureTls(deployment) (generated once into the state directory, then reused)
+   */
+  readonly tls?: TlsMaterial | null;
   /** Render every StatefulSet with zero replicas (`down`): pods stop, claims, Secret and Services stay. @default false */
   readonly stopped?: boolean;
   /** Scheduled backups to the bucket (a CronJob, stacks/kubernetes/backup-cronjob.ts). @default undefined (none) */
@@ -134,9 +140,11 @@ export class KubernetesStack extends TerraformStack {
       };
     }
 
+    const tls = props.tls !== undefined ? props.tls : ensureTls(props.deployment);
     for (const spec of this.specs) {
       const workload = new KubernetesWorkload(this, spec.name, {
         spec,
+        tls,
         namespace,
         project,
         credentialsSecretName: credentials.metadata.name,

@@ -19,8 +19,10 @@ import {
   type SecretName,
   type ServiceSpec,
   type Template,
+  type TlsFileRef,
   templateHasSecret,
 } from '../../lib/services/types.js';
+import type { TlsMaterial } from '../../lib/tls/pki.js';
 
 /** An environment variable's source when the spec's own value does not apply (e.g. an external bucket's keys). */
 export type EnvSource = { value: string } | { secretKeyRef: { name: string; key: string } };
@@ -67,6 +69,24 @@ export interface KubernetesWorkloadProps {
   readonly dependsOn?: ITerraformDependable[];
   /** Extra labels on every object and pod. @default {} */
   readonly labels?: Record<string, string>;
+  /**
+   * The stack's TLS material: the certificate, key and CA certificate of a TLS store go into its files Secret (the
+   * CA's key never does). Required when the spec refers to TLS files. @default null
+   */
+  readonly tls?: TlsMaterial | null;
+}
+
+/** Renders a spec's TLS file reference from the material: the PEM of the certificate, key or CA certificate. */
+function tlsResolver(props: KubernetesWorkloadProps) {
+  const material = props.tls;
+  if (!material) return undefined;
+  return (ref: TlsFileRef['tls']) => {
+    if (ref.part === 'ca') return material.caCert;
+    const server = material.servers[ref.service];
+    if (!server)
+      throw new Error(`KubernetesWorkload ${props.spec.name}: no TLS certificate for ${ref.service}`);
+    return ref.part === 'cert' ? server.cert : server.key;
+  };
 }
 
 /** Environment variable through which Kubernetes expands a credential inside an argument: `$(NAME)`. */
@@ -311,7 +331,7 @@ export class KubernetesWorkload extends Construct {
     ];
     const argSecrets = new Set<SecretName>();
     for (const arg of spec.command ?? [])
-      for (const part of arg) if (typeof part !== 'string') argSecrets.add(part.secret);
+      for (const part of arg) if (typeof part !== 'string' && 'secret' in part) argSecrets.add(part.secret);
     for (const name of argSecrets) env.push({ name: secretEnvName(name), ...fromCredentials(name) });
 
     const composite: Record<string, string> = {};
@@ -347,9 +367,9 @@ export class KubernetesWorkload extends Construct {
   ) {
     if (!templateHasSecret(template)) return { value: renderTemplate(template, () => '') };
     const [only] = template;
-    if (template.length === 1 && only !== undefined && typeof only !== 'string')
+    if (template.length === 1 && only !== undefined && typeof only !== 'string' && 'secret' in only)
       return fromCredentials(only.secret);
-    composite[key] = renderTemplate(template, props.secret);
+    composite[key] = renderTemplate(template, props.secret, tlsResolver(props));
     return { valueFrom: { secretKeyRef: { name: ownSecretName, key } } };
   }
 
@@ -362,7 +382,7 @@ export class KubernetesWorkload extends Construct {
     for (const file of props.spec.files) {
       const key = path.posix.basename(file.containerPath).replace(/[^-._a-zA-Z0-9]/g, '-');
       const sensitive = templateHasSecret(file.content);
-      (sensitive ? secret : plain)[key] = renderTemplate(file.content, props.secret);
+      (sensitive ? secret : plain)[key] = renderTemplate(file.content, props.secret, tlsResolver(props));
       mounts.push({
         name: sensitive ? 'files-secret' : 'files',
         mountPath: file.containerPath,

@@ -8,8 +8,9 @@ import type { Deployment } from '../../deployment/resolve.js';
 import { VectorstackError } from '../../errors.js';
 import type { ServiceName } from '../../services/types.js';
 import { readToolchain } from '../../setup/toolchain-file.js';
-import { endpointsAt, publishedPorts } from '../../stack/endpoints.js';
+import { endpointsAt, publishedPorts, withClientTls } from '../../stack/endpoints.js';
 import { type ExecInService, execThrough, RunningStack } from '../../stack/running-stack.js';
+import { clientCaFile, ensureTls } from '../../tls/pki.js';
 import { waitFor } from '../../util/poll.js';
 import { Progress } from '../../util/progress.js';
 import type {
@@ -85,6 +86,13 @@ export class DockerDriver implements TargetDriver {
           `generated ${ensured.created.length} credential(s) in ${credentialsFile} (mode 0600)`,
         );
     }
+    // TLS material (tls.enabled): generated once into the state directory, re-issued only when a certificate expires
+    // soon, names other hosts or was signed by another CA; the containers get it at creation.
+    const tls = ensureTls(this.deployment);
+    if (tls && tls.generated.length > 0)
+      notes.push(
+        `tls: ${tls.generated.map((g) => (g === 'ca' ? 'a private CA' : `${g}'s certificate`)).join(', ')} written to ${tls.dir} (mode 0600); clients trust ${tls.caFile}`,
+      );
     this.progress.log(`synthesizing ${this.stacks.base} and ${this.stacks.services}`);
     const { cli, dir } = this.synth();
     const env = secretsAsTfVars(credentials);
@@ -111,7 +119,10 @@ export class DockerDriver implements TargetDriver {
     if (options.planOnly) return result;
 
     result.workloads = await this.waitReady();
-    const endpoints = endpointsAt(config, config.docker.bindAddress, publishedPorts(specs));
+    const endpoints = withClientTls(
+      endpointsAt(config, config.docker.bindAddress, publishedPorts(specs)),
+      clientCaFile(this.deployment),
+    );
     if (endpoints.milvus) {
       const outcome = await ensureMilvusRootPassword(endpoints.milvus, credentials.milvus_root_password);
       if (outcome === 'rotated')
@@ -242,7 +253,13 @@ export class DockerDriver implements TargetDriver {
       return workloads;
     }
     const reasons = await milvusHealthReasons(
-      { host: this.config.docker.bindAddress, port },
+      withClientTls(
+        {
+          environment: this.config.environment,
+          milvus: { host: this.config.docker.bindAddress, port, user: 'root', metricsPort: null },
+        },
+        clientCaFile(this.deployment),
+      ).milvus!,
       credentials.milvus_root_password,
     );
     if (reasons === null) return workloads;
