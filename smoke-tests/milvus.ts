@@ -3,6 +3,7 @@ import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { connectMilvus } from '../lib/clients.js';
 import { milvusOk, STRONG, withScratchCollection } from '../lib/verify/milvus-store.js';
 import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
+import { plainMilvus } from '../lib/verify/tls-probe.js';
 
 const DIMENSION = 8;
 /** How Milvus answers bad credentials (2.3: "auth check failure", 2.4+: "fail to authenticate"; gRPC UNAUTHENTICATED). */
@@ -18,7 +19,7 @@ export const milvusSuite: SmokeSuite = async (stack, run, retry) => {
   const info = stack.endpoints.milvus;
   if (!info) return run.skip('configured', 'milvus is disabled or not published to this host');
   if (!(await checkReachable(run, info, retry))) return;
-  const endpoint = { host: info.host, port: info.port, username: info.user };
+  const endpoint = { host: info.host, port: info.port, username: info.user, tls: info.tls };
   const where = `${info.host}:${info.port}`;
   let client: MilvusClient | undefined;
   try {
@@ -48,6 +49,14 @@ export const milvusSuite: SmokeSuite = async (stack, run, retry) => {
     );
     if (!client) return;
     const milvus = client;
+    if (info.tls) {
+      const caFile = info.tls.caFile;
+      await run.check('tls', async () => {
+        const plain = await plainMilvus({ ...endpoint, password: stack.credentials.milvus_root_password });
+        expectThat(plain.refused, `milvus at ${where} served a plain (non-TLS) gRPC client`);
+        return `certificate verified against ${caFile}; a plain gRPC client is refused (${plain.message})`;
+      });
+    }
     await run.check('version', async () => {
       const { version } = await milvus.getVersion();
       expectThat(!!version, `milvus at ${where} did not report a version`);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { layoutDifferences } from '../lib/bootstrap/postgres-layout.js';
 import { connectPostgres } from '../lib/clients.js';
 import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
+import { PG_PLAIN_REFUSAL, plainPostgres } from '../lib/verify/tls-probe.js';
 import { postgresLayout, roundTripStatements } from '../schemas/postgres/layout.js';
 
 /** pgvector 0.5.0 brought HNSW; the kit's indexes need it. */
@@ -87,6 +88,22 @@ export const postgresSuite: SmokeSuite = async (stack, run, retry) => {
     );
     if (!client) return;
     const db = client;
+    if (pgInfo.tls) {
+      const caFile = pgInfo.tls.caFile;
+      await run.check('tls', async () => {
+        const plain = await plainPostgres({ ...pgInfo, password: stack.credentials.postgres_app_password });
+        expectThat(plain.refused, `postgres at ${where} accepted a plain (non-TLS) connection`);
+        expectThat(
+          PG_PLAIN_REFUSAL.test(plain.message),
+          `postgres at ${where}: a plain connection failed, but not by pg_hba's TLS rule: ${plain.message}`,
+        );
+        const { rows } = await db.query<{ ssl: boolean; version: string }>(
+          'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        );
+        expectThat(rows[0]?.ssl === true, `postgres at ${where}: this session is not encrypted`);
+        return `${rows[0]!.version}, certificate verified against ${caFile}; plain TCP refused (${plain.code})`;
+      });
+    }
     await run.check('version', async () => {
       const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
       return `PostgreSQL ${rows[0]!.server_version}`;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connectRedis, type RedisClient } from '../lib/clients.js';
+import { CONTAINER_PORTS } from '../lib/services/specs.js';
 import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
+import { plainRedis } from '../lib/verify/tls-probe.js';
 
 const TTL_SECONDS = 60;
 
@@ -33,6 +35,19 @@ export const redisSuite: SmokeSuite = async (stack, run, retry) => {
     );
     if (!client) return;
     const redis = client;
+    if (info.tls) {
+      const caFile = info.tls.caFile;
+      await run.check('tls', async () => {
+        const plain = await plainRedis({ ...info, password: stack.credentials.redis_password });
+        expectThat(plain.refused, `redis at ${where} answered a plain (non-TLS) client`);
+        const ports = await redis.configGet('*port');
+        expectThat(
+          ports.port === '0' && ports['tls-port'] === String(CONTAINER_PORTS.redis),
+          `redis at ${where}: port ${ports.port}, tls-port ${ports['tls-port']}; expected a TLS-only client port`,
+        );
+        return `TLS only (port 0, tls-port ${ports['tls-port']}), certificate verified against ${caFile}; a plain client is dropped (${plain.message})`;
+      });
+    }
     await run.check('version and role', async () => {
       const server = await redis.info('server');
       const version = /redis_version:(\S+)/.exec(server)?.[1] ?? 'unknown';
