@@ -101,6 +101,11 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
   const remedies: string[] = [];
   /** When each step started: the summary lists steps in that order, whichever lane finished first. */
   const order = new Map<string, number>();
+  /** A result that took no step of its own (found, skipped, written): ordered by when it was recorded. */
+  const report = (result: StepResult) => {
+    order.set(result.component, Date.now());
+    results.push(result);
+  };
 
   const step = async (component: string, run: () => Promise<StepOutcome>): Promise<StepOutcome> => {
     const started = Date.now();
@@ -127,7 +132,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     return outcome;
   };
   const skip = (component: string, why: string) =>
-    results.push({ component, status: 'skipped', source: '-', version: '-', seconds: 0, detail: why });
+    report({ component, status: 'skipped', source: '-', version: '-', seconds: 0, detail: why });
   const usable = (o: StepOutcome) => o.status !== 'failed' && o.status !== 'missing';
 
   const wanted = new Set<SetupStepName>(options.only ?? DEFAULT_SETUP_STEPS);
@@ -191,7 +196,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     for (const key of IMAGE_KEYS) {
       const tag = DEFAULT_IMAGES[key];
       if (!ctx.offline && (await hasImage(tag))) {
-        results.push({
+        report({
           component: `image:${key}`,
           status: 'found',
           source: 'local engine',
@@ -203,7 +208,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
         !ctx.checkOnly &&
         (await $({ quiet: true, nothrow: true })`docker pull ${tag}`.timeout('300s')).ok
       ) {
-        results.push({
+        report({
           component: `image:${key}`,
           status: 'pulled',
           source: 'registry',
@@ -248,7 +253,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
         file,
         `${JSON.stringify({ images: sortKeys(overrides), testImages: sortKeys({ ...kept, ...testImages }) }, null, 2)}\n`,
       );
-      results.push({
+      report({
         component: 'image overrides',
         status: 'written',
         source: file,
@@ -260,7 +265,7 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
 
   function finish(): SetupReport {
     const ok = results.every((r) => r.status !== 'failed' && r.status !== 'missing');
-    const at = (r: StepResult) => order.get(r.component) ?? 0;
+    const at = (r: StepResult) => order.get(r.component) ?? Number.POSITIVE_INFINITY;
     return {
       results: results
         .map((r, i) => ({ r, i }))
