@@ -1,13 +1,23 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
-import { type MilvusCollectionSpec, milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import {
+  MILVUS_COLLECTIONS,
+  MILVUS_FIELDS,
+  type MilvusCollectionSpec,
+  milvusCollectionSpecs,
+} from '../../schemas/milvus/collections.js';
 import { REDIS_ACL_USERS, type RedisAclUserSpec } from '../../schemas/redis/acl.js';
 import type { RedisClient, RetryOptions } from '../clients.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import type { RunningStack } from '../stack/running-stack.js';
 import type { Progress } from '../util/progress.js';
 import { planMilvus } from './milvus.js';
-import { MILVUS_USER_ACTIONS, planMilvusUsers } from './milvus-users.js';
+import {
+  GRANT_PROBE_FILTER,
+  MILVUS_USER_ACTIONS,
+  planMilvusUsers,
+  waitForMilvusGrants,
+} from './milvus-users.js';
 import { planPostgres, withAdvisoryLock } from './postgres.js';
 import { planRedis } from './redis.js';
 import {
@@ -144,6 +154,30 @@ async function planMilvusWithUsers(
     warnings: [...plan.warnings, ...users.warnings],
     execute: (action) =>
       MILVUS_USER_ACTIONS.has(action.kind) ? users.execute(action) : plan.execute(action),
+    // Milvus applies new grants and role bindings a moment after acknowledging them: bootstrap returns once every
+    // login it changed can read, so an application started right after it is not refused.
+    settle: async (applied) => {
+      const changed = [
+        ...new Set(applied.filter((a) => MILVUS_USER_ACTIONS.has(a.kind)).map((a) => a.target)),
+      ];
+      const probe = collections.find((c) => c.name === MILVUS_COLLECTIONS.dense);
+      if (changed.length === 0 || !probe) return;
+      await waitForMilvusGrants(
+        changed,
+        prefix + probe.name,
+        (username, password) =>
+          options.stack.with(options.stack.milvus({ username, password, retry: { attempts: 1 } }), (c) =>
+            c.query({
+              collection_name: prefix + probe.name,
+              filter: GRANT_PROBE_FILTER,
+              output_fields: [MILVUS_FIELDS.chunkId],
+            }),
+          ),
+        config,
+        options.stack.credentials,
+        prefix,
+      );
+    },
   };
 }
 
@@ -173,6 +207,7 @@ async function executeAll(plans: ExecutablePlan[], progress?: Progress): Promise
         await plan.execute(action);
         applied.push(action);
       }
+      if (plan.actions.length > 0) await plan.settle?.(plan.actions);
     }),
   );
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));

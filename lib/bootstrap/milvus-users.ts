@@ -1,8 +1,10 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
 import { type MilvusUserSpec, milvusUsers } from '../../schemas/milvus/users.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import type { Credentials } from '../credentials.js';
 import { checkStatus, statusProblem } from '../milvus/status.js';
+import { WaitTimeoutError, waitFor } from '../util/poll.js';
 import { BootstrapError, type PlannedAction } from './types.js';
 
 /** Kinds of the actions this planner owns (the collection planner owns the rest). */
@@ -141,4 +143,56 @@ export async function planMilvusUsers(
       }
     },
   };
+}
+
+/** A query that matches nothing: proves the Query privilege without reading data. */
+export const GRANT_PROBE_FILTER = `${MILVUS_FIELDS.chunkId} == "vectorstack-grant-probe"`;
+
+/**
+ * Waits, bounded, until each of `usernames` (names with the prefix) can query `collection` with its generated
+ * password. Milvus acknowledges a grant or a role binding before its proxies apply it; a login used at once can still
+ * be refused with PERMISSION_DENIED for a moment. Throws a BootstrapError naming the login and the last refusal.
+ */
+export async function waitForMilvusGrants(
+  usernames: string[],
+  collection: string,
+  query: (
+    username: string,
+    password: string,
+  ) => Promise<{ status: { error_code: string | number; reason: string } }>,
+  config: VectorstackConfig,
+  credentials: Partial<Credentials>,
+  prefix = '',
+  timeoutMs = 60_000,
+): Promise<void> {
+  const specs = milvusUsers(config).filter((spec) => usernames.includes(prefix + spec.name));
+  for (const spec of specs) {
+    const username = prefix + spec.name;
+    const password = credentials[spec.secret];
+    if (!password) continue;
+    try {
+      await waitFor(
+        `milvus login ${username} allowed to query ${collection}`,
+        async () => {
+          try {
+            const result = await query(username, password);
+            // Only a refusal is waited out; any other answer is not this wait's business.
+            const refused =
+              result.status.error_code !== 'Success' && /permission|privilege/i.test(result.status.reason);
+            return !refused || { waiting: result.status.reason };
+          } catch (error) {
+            const message = (error as Error).message.split('\n')[0] ?? '';
+            if (/PERMISSION_DENIED|permission den/i.test(message)) return { waiting: message };
+            throw error;
+          }
+        },
+        { timeoutMs, intervalMs: 500 },
+      );
+    } catch (error) {
+      if (!(error instanceof WaitTimeoutError)) throw error;
+      throw new BootstrapError(`milvus: the grants of ${username} did not take effect`, {
+        problems: [`refused for ${(error.elapsedMs / 1000).toFixed(0)}s: ${error.lastState}`],
+      });
+    }
+  }
 }

@@ -36,6 +36,8 @@ export interface StorePlan {
 /** Runs a plan's actions; kept apart from the plan's data so the plan serializes to stable JSON. */
 export interface ExecutablePlan extends StorePlan {
   execute(action: PlannedAction): Promise<void>;
+  /** Runs once after this store's actions were applied (when there were any), e.g. to wait until they take effect. */
+  settle?(applied: PlannedAction[]): Promise<void>;
 }
 
 /** Exit codes: 0 in sync (or applied), 1 failed, 2 drift found that this run did not resolve. */

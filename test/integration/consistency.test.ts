@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -101,12 +102,15 @@ async function vectorIds(collection: string, ids: string[]): Promise<string[]> {
   });
 }
 
-const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+// Node with tsx's loader, not the tsx command: the command runs the script in a child process of its own, which a
+// SIGKILL of the command leaves running (the killed-repair test would then watch an orphan finish the work).
+const tsxLoader = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const script = path.join(REPO_ROOT, 'scripts', 'consistency.ts');
 
 /** `npm run consistency` in the shared stack's directory (its config file names the stack), as a user runs it. */
 function startCli(n: Names, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(tsx, [script, '--schema', n.postgresSchema, '--prefix', n.prefix, ...args], {
+  const argv = ['--import', tsxLoader, script, '--schema', n.postgresSchema, '--prefix', n.prefix, ...args];
+  return spawn(process.execPath, argv, {
     cwd: SHARED_STACK_DIR,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
