@@ -1,0 +1,441 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsistencyLevelEnum, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrap } from '../../lib/bootstrap/index.js';
+import type { RedisClient } from '../../lib/clients.js';
+import { loadConfig } from '../../lib/config/load.js';
+import type { ConfigOverrides } from '../../lib/config/schema.js';
+import { dockerContainerName } from '../../lib/deployment/names.js';
+import { resolveDeployment } from '../../lib/deployment/resolve.js';
+import { REPO_ROOT } from '../../lib/paths.js';
+import type { ServiceName } from '../../lib/services/types.js';
+import type { RunningStack } from '../../lib/stack/running-stack.js';
+import { driverFor } from '../../lib/targets/index.js';
+import {
+  AckLedger,
+  batches,
+  formatKillTable,
+  type KillOutcome,
+  type LossWindow,
+  longestAckGap,
+  missingIds,
+  redisLossWindowMs,
+  requiredIds,
+  type StoreWriter,
+  WriterLoop,
+} from '../../lib/verify/chaos-load.js';
+import { runSmoke } from '../../lib/verify/smoke.js';
+import { MILVUS_COLLECTIONS, MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
+import { SMOKE_SUITES } from '../../smoke-tests/index.js';
+import { requirePreparedHost } from './prerequisites.js';
+
+// Chaos on the real Docker engine: under a bounded mixed load (PostgreSQL commits through the application role,
+// Milvus inserts through rag_app, Redis SETs through the cache user), each container in turn is killed with SIGKILL,
+// then `up` (scripts/up.ts, what `npm run up` runs after its setup check) must exit 0 within a bound, the stack must be
+// ready (status, smoke), and every write a store acknowledged must still be there (Redis: what its appendfsync policy
+// guarantees). Pure bookkeeping lives in lib/verify/chaos-load.ts.
+
+const PROJECT = 'vschaos';
+const ENV = 'local';
+const CONFIG: ConfigOverrides = {
+  project: PROJECT,
+  embedding: { dimension: 8, metric: 'cosine' },
+  postgres: { hostPort: 25351 },
+  minio: { hostPort: 25352 },
+  milvus: { hostPort: 25353, metricsHostPort: 25354 },
+  redis: { hostPort: 25355 },
+};
+/** Kill order: what Milvus depends on first, then Milvus, then the two independent stores. */
+const KILLS: ServiceName[] = ['etcd', 'minio', 'milvus', 'postgres', 'redis'];
+/** `up` after a kill must exit 0 within this (the driver's own health wait is docker.healthTimeoutSeconds = 300 s). */
+const UP_BOUND_MS = 420_000;
+/** Load before the kill, and while the killed service is down before `up` runs. */
+const WARMUP_MS = 8_000;
+const OUTAGE_MS = 4_000;
+const LOGS = process.env.VECTORSTACK_CHAOS_LOG_DIR ?? path.join(os.tmpdir(), 'vschaos-logs');
+
+const cwd = mkdtempSync(path.join(os.tmpdir(), `${PROJECT}-`));
+writeFileSync(path.join(cwd, 'vectorstack.config.json'), `${JSON.stringify(CONFIG, null, 2)}\n`);
+const deployment = resolveDeployment(loadConfig({ cwd, environ: {} }), { cwd });
+const driver = driverFor(deployment);
+const runId = `c${Date.now().toString(36)}`;
+const ledger = new AckLedger();
+const lossWindows: LossWindow[] = [];
+const outcomes: KillOutcome[] = [];
+let stack: RunningStack;
+let redisWindowMs: number | null = null;
+const STORES = ['postgres', 'milvus', 'redis'] as const;
+type Store = (typeof STORES)[number];
+
+/** Runs `up` as the CLI does, in the stack's directory; resolves with its exit code and wall time, bounded. */
+async function runUp(label: string): Promise<{ code: number | null; ms: number; log: string }> {
+  const log = path.join(LOGS, `up-${label}.log`);
+  execFileSync('mkdir', ['-p', LOGS]);
+  const out = openSync(log, 'w');
+  const started = Date.now();
+  const child = spawn(
+    path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+    [path.join(REPO_ROOT, 'scripts', 'up.ts'), '--env', ENV],
+    { cwd, stdio: ['ignore', out, out], env: { ...process.env, CHECKPOINT_DISABLE: '1' } },
+  );
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGTERM'), UP_BOUND_MS);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  return { code, ms: Date.now() - started, log };
+}
+
+// --- the three writers, each through the running-stack handle --------------------------------------------------
+
+function postgresWriter(): StoreWriter {
+  let client: pg.Client | undefined;
+  return {
+    async open() {
+      const c = await stack.postgres({ retry: { attempts: 1 } }); // the application role
+      c.on('error', () => {}); // a dropped connection surfaces through the next query
+      client = c;
+    },
+    async write(ids) {
+      // One statement, one commit (autocommit): acknowledged means committed.
+      await client!.query(
+        `INSERT INTO documents (source_type, source_id) SELECT 'chaos', unnest($1::text[])`,
+        [ids],
+      );
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => {});
+    },
+  };
+}
+
+function milvusWriter(): StoreWriter {
+  let client: MilvusClient | undefined;
+  const dim = deployment.config.embedding.dimension;
+  return {
+    async open() {
+      client = await stack.milvus({
+        username: 'rag_app',
+        password: stack.credentials.milvus_app_password,
+        retry: { attempts: 1 },
+      });
+    },
+    async write(ids) {
+      const result = await client!.insert({
+        collection_name: MILVUS_COLLECTIONS.dense,
+        data: ids.map((id, i) => ({
+          [MILVUS_FIELDS.chunkId]: id,
+          [MILVUS_FIELDS.dense]: Array.from({ length: dim }, (_, d) => ((i + d) % 7) / 7 + 0.01),
+          document_id: runId,
+          source_type: 'chaos',
+          language: 'en',
+          chunk_position: i,
+          created_timestamp: Date.now(),
+        })),
+      });
+      if (result.status.error_code !== 'Success')
+        throw new Error(`insert refused: ${result.status.error_code} ${result.status.reason}`);
+      if (Number(result.insert_cnt) !== ids.length)
+        throw new Error(`insert acknowledged ${result.insert_cnt} of ${ids.length} rows`);
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      await c?.closeConnection().catch(() => {});
+    },
+  };
+}
+
+function redisWriter(): StoreWriter {
+  let client: RedisClient | undefined;
+  return {
+    async open() {
+      client = await stack.redis({
+        username: 'cache',
+        password: stack.credentials.redis_cache_password,
+        retry: { attempts: 1 },
+      });
+    },
+    async write(ids) {
+      for (const id of ids) {
+        const reply = await client!.set(`cache:chaos:${id}`, id);
+        if (reply !== 'OK') throw new Error(`SET answered ${reply}`);
+      }
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      try {
+        c?.destroy();
+      } catch {}
+    },
+  };
+}
+
+function startLoad(round: string): Record<Store, WriterLoop> {
+  // Modest: about 25 commits, 5 Milvus inserts of 10 rows and 25 SETs a second, bounded in count and time.
+  const common = { maxDurationMs: UP_BOUND_MS + 120_000, failureBackoffMs: 500, timeoutMs: 15_000 };
+  return {
+    postgres: new WriterLoop(postgresWriter(), ledger, {
+      ...common,
+      store: 'postgres',
+      idPrefix: `${runId}-${round}-pg`,
+      intervalMs: 40,
+      maxWrites: 20_000,
+    }).start(),
+    milvus: new WriterLoop(milvusWriter(), ledger, {
+      ...common,
+      store: 'milvus',
+      idPrefix: `${runId}-${round}-mv`,
+      batchSize: 10,
+      intervalMs: 200,
+      maxWrites: 5_000,
+    }).start(),
+    redis: new WriterLoop(redisWriter(), ledger, {
+      ...common,
+      store: 'redis',
+      idPrefix: `${runId}-${round}-rd`,
+      intervalMs: 40,
+      maxWrites: 20_000,
+    }).start(),
+  };
+}
+
+// --- what each store holds after recovery ----------------------------------------------------------------------
+
+async function presentIds(store: Store, ids: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (ids.length === 0) return found;
+  if (store === 'postgres') {
+    await stack.with(stack.postgres({ role: 'readonly' }), async (c) => {
+      for (const batch of batches(ids, 5000)) {
+        const rows = await c.query<{ source_id: string }>(
+          `SELECT source_id FROM documents WHERE source_type = 'chaos' AND source_id = ANY($1::text[])`,
+          [batch],
+        );
+        for (const r of rows.rows) found.add(r.source_id);
+      }
+    });
+  } else if (store === 'milvus') {
+    await stack.with(
+      stack.milvus({ username: 'rag_reader', password: stack.credentials.milvus_readonly_password }),
+      async (c) => {
+        for (const batch of batches(ids, 500)) {
+          const result = await c.query({
+            collection_name: MILVUS_COLLECTIONS.dense,
+            filter: `${MILVUS_FIELDS.chunkId} in ${JSON.stringify(batch)}`,
+            output_fields: [MILVUS_FIELDS.chunkId],
+            consistency_level: ConsistencyLevelEnum.Strong,
+          });
+          if (result.status.error_code !== 'Success')
+            throw new Error(`milvus query refused: ${result.status.reason}`);
+          for (const r of result.data) found.add(r[MILVUS_FIELDS.chunkId] as string);
+        }
+      },
+    );
+  } else {
+    await stack.with(
+      stack.redis({ username: 'cache', password: stack.credentials.redis_cache_password }),
+      async (c) => {
+        for (const batch of batches(ids, 1000)) {
+          const values = await c.mGet(batch.map((id) => `cache:chaos:${id}`));
+          values.forEach((v, i) => {
+            if (v === batch[i]) found.add(batch[i]!);
+          });
+        }
+      },
+    );
+  }
+  return found;
+}
+
+/** Milvus serves a Strong query only on a loaded collection: load it (idempotent, as an application would). */
+async function ensureMilvusLoaded(): Promise<void> {
+  await stack.with(
+    stack.milvus({ username: 'rag_app', password: stack.credentials.milvus_app_password }),
+    async (c) => {
+      const loaded = await c.loadCollectionSync({ collection_name: MILVUS_COLLECTIONS.dense });
+      if (loaded.error_code !== 'Success') throw new Error(`load refused: ${loaded.reason}`);
+    },
+  );
+}
+
+/**
+ * Rows per segment state as Milvus's data coordinator reports its persistent segments (Sealed, Flushing, Flushed;
+ * growing ones are not listed): "none" means every acknowledged row was still unflushed when the kill came.
+ */
+async function milvusSegments(): Promise<string> {
+  return stack.with(stack.milvus(), async (c) => {
+    const persistent = await c.getPersistentSegmentInfo({ collectionName: MILVUS_COLLECTIONS.dense });
+    if (persistent.status.error_code !== 'Success')
+      return `unknown (${persistent.status.error_code}: ${persistent.status.reason})`;
+    const rows = new Map<string, number>();
+    for (const s of persistent.infos ?? [])
+      rows.set(String(s.state), (rows.get(String(s.state)) ?? 0) + Number(s.num_rows));
+    return [...rows.entries()].map(([state, n]) => `${state} ${n} rows`).join(', ') || 'none';
+  });
+}
+
+function describeErrors(store: Store, since: number): string {
+  const { errors } = ledger.summary(store, since);
+  return [...errors.entries()].map(([e, n]) => `${n}x ${e}`).join('; ') || 'none';
+}
+
+function countAckedWrites(store: Store, since: number): number {
+  return ledger.records.slice(since).filter((r) => r.store === store && r.acked).length;
+}
+
+/** The service's container as the engine sees it. */
+function inspect(service: ServiceName): { id: string; running: boolean; status: string; restarts: number } {
+  const [id, running, status, restarts] = execFileSync(
+    'docker',
+    [
+      'inspect',
+      '--format',
+      '{{.Id}} {{.State.Running}} {{.State.Status}} {{.RestartCount}}',
+      dockerContainerName(deployment.config, service),
+    ],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split(' ');
+  return { id: id!, running: running === 'true', status: status!, restarts: Number(restarts) };
+}
+
+beforeAll(async () => {
+  await requirePreparedHost();
+  await driver.destroy().catch(() => {}); // a previous run that died midway
+  const up = await runUp('initial');
+  expect(up.code, `initial up failed, see ${up.log}`).toBe(0);
+  const opened = await driver.open();
+  expect((await bootstrap({ stack: opened })).exitCode).toBe(0);
+  await opened.close();
+  stack = await driver.open();
+  // The guarantee Redis gives for acknowledged writes across a kill of its process follows from its AOF settings.
+  await stack.with(stack.redis(), async (c) => {
+    const appendonly = (await c.configGet('appendonly')).appendonly ?? '';
+    const appendfsync = (await c.configGet('appendfsync')).appendfsync ?? '';
+    redisWindowMs = redisLossWindowMs(appendonly, appendfsync);
+    console.log(
+      `redis: appendonly ${appendonly}, appendfsync ${appendfsync}, loss window ${redisWindowMs} ms`,
+    );
+  });
+  await ensureMilvusLoaded();
+});
+
+afterAll(async () => {
+  if (outcomes.length > 0) {
+    const table = formatKillTable(outcomes);
+    console.log(table);
+    writeFileSync(path.join(LOGS, 'summary.md'), `${table}\n`);
+  }
+  await stack?.close();
+  await driver.destroy().catch(() => {});
+});
+
+describe('chaos on Docker: kill -s KILL each container under load, then up', () => {
+  for (const [round, service] of KILLS.entries()) {
+    it(`${service}: up recovers within ${UP_BOUND_MS / 1000} s, the stack is ready, nothing acknowledged is lost`, async () => {
+      const before = ledger.records.length;
+      const loops = startLoad(`r${round}`);
+      let stopped = false;
+      const stopLoad = async () => {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all(Object.values(loops).map((l) => l.stop()));
+      };
+      try {
+        await sleep(WARMUP_MS);
+        console.log(`${service}: before the kill, milvus persistent segments: ${await milvusSegments()}`);
+        const killStarted = Date.now();
+        execFileSync('docker', ['kill', '-s', 'KILL', dockerContainerName(deployment.config, service)], {
+          stdio: 'pipe',
+        });
+        const killedAt = Date.now();
+        if (service === 'redis' && redisWindowMs !== null && redisWindowMs > 0)
+          lossWindows.push({
+            store: 'redis',
+            from: killStarted - redisWindowMs,
+            to: killedAt,
+            reason: 'appendfsync everysec: the AOF write may be postponed up to 2 s',
+          });
+        const ackedBeforeKill = Object.fromEntries(
+          STORES.map((s) => [s, ledger.acked(s, { to: killedAt }).length]),
+        );
+        const killedContainer = inspect(service);
+        await sleep(OUTAGE_MS);
+        // Whether the engine's restart policy (unless-stopped) already brought it back, or `up` has to.
+        const beforeUp = inspect(service);
+        // The load keeps running while `up` brings the stack back.
+        const up = await runUp(service);
+        const upEnded = Date.now();
+        await stopLoad();
+        const afterUp = inspect(service);
+        const cameBack = beforeUp.running
+          ? 'restart policy'
+          : afterUp.id === killedContainer.id
+            ? 'up (started)'
+            : 'up (recreated)';
+        console.log(
+          `${service}: before up ${beforeUp.status} (restarts ${beforeUp.restarts}), came back by ${cameBack}; ` +
+            `up exited ${up.code} after ${(up.ms / 1000).toFixed(1)} s (${up.log})`,
+        );
+        expect(up.code, `up after killing ${service}: see ${up.log}`).toBe(0);
+        expect(up.ms).toBeLessThan(UP_BOUND_MS);
+
+        // Ready: every workload per status (Milvus: its health API), and the smoke suite passes.
+        const status = await driver.status();
+        expect(status.filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`)).toEqual([]);
+        const smoke = await runSmoke(stack, SMOKE_SUITES);
+        expect(
+          smoke.filter((r) => r.status === 'fail').map((r) => `${r.service} ${r.check}: ${r.message}`),
+        ).toEqual([]);
+
+        // Nothing acknowledged is lost, in any round so far.
+        await ensureMilvusLoaded();
+        const stores: KillOutcome['stores'] = [];
+        const failedWrites: Record<string, number> = {};
+        const gapsMs: Record<string, number> = {};
+        for (const store of STORES) {
+          const { required, exempt } = requiredIds(ledger, store, lossWindows);
+          const found = await presentIds(store, [...required, ...exempt]);
+          const missing = missingIds(required, found);
+          const lostExempt = missingIds(exempt, found);
+          failedWrites[store] = ledger.summary(store, before).writes - countAckedWrites(store, before);
+          gapsMs[store] = longestAckGap(ledger, store, killedAt, upEnded);
+          stores.push({
+            store,
+            ackedBeforeKill: ackedBeforeKill[store]!,
+            ackedTotal: required.length + exempt.length,
+            found: required.length + exempt.length - missing.length - lostExempt.length,
+            exempt: exempt.length,
+          });
+          console.log(
+            `${service} / ${store}: acked ${required.length + exempt.length} (before the kill ${ackedBeforeKill[store]}), ` +
+              `missing ${missing.length}, exempt ${exempt.length} (lost ${lostExempt.length}); ` +
+              `longest wait for an ack ${(gapsMs[store]! / 1000).toFixed(1)} s; ` +
+              `refused writes this round ${failedWrites[store]}: ${describeErrors(store, before)}`,
+          );
+          expect(ackedBeforeKill[store], `${store}: no write acknowledged before the kill`).toBeGreaterThan(
+            0,
+          );
+          expect(missing.slice(0, 20), `${store}: acknowledged but missing after killing ${service}`).toEqual(
+            [],
+          );
+        }
+        outcomes.push({ service, cameBack, upMs: up.ms, gapsMs, stores, failedWrites });
+      } finally {
+        await stopLoad();
+      }
+    }, 900_000);
+  }
+});
