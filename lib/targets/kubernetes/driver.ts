@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { synthesize } from '../../../stacks/synth.js';
@@ -23,7 +22,8 @@ import type {
 } from '../driver.js';
 import { ensureMilvusRootPassword, waitForMilvusReady } from '../milvus-root.js';
 import { converge, terraformCli } from '../terraform.js';
-import { Kubectl, KubectlError, kubeContext, kubeconfigPath, stopChildren } from './kubectl.js';
+import { type ResilientForward, resilientForward } from './forward.js';
+import { Kubectl, KubectlError, kubeContext, kubeconfigPath } from './kubectl.js';
 
 const LOOPBACK = '127.0.0.1';
 /** Bound on an apply's wait for every workload to be ready (pulling images included). */
@@ -296,20 +296,20 @@ export class KubernetesDriver implements TargetDriver {
 
   async open(options: OpenOptions = {}): Promise<RunningStack> {
     const credentials = await this.credentials();
-    const children: ChildProcess[] = [];
-    const close = () => stopChildren(children);
+    const forwards: ResilientForward[] = [];
+    const close = async () => {
+      await Promise.all(forwards.map((f) => f.close()));
+    };
     try {
       const ports: Partial<Record<ServiceName, { client: number }>> = {};
-      const forwards = Object.entries(clientServices(this.config)).map(async ([service, client]) => {
-        const { child, localPort } = await this.kubectl.forward(
-          client.service,
-          client.port,
-          options.timeoutMs ?? 30_000,
-        );
-        children.push(child);
-        ports[service as ServiceName] = { client: localPort };
+      const opened = Object.entries(clientServices(this.config)).map(async ([service, client]) => {
+        const forward = await resilientForward({
+          start: () => this.kubectl.forward(client.service, client.port, options.timeoutMs ?? 30_000),
+        });
+        forwards.push(forward);
+        ports[service as ServiceName] = { client: forward.localPort };
       });
-      const outcomes = await Promise.allSettled(forwards);
+      const outcomes = await Promise.allSettled(opened);
       const failures = outcomes.flatMap((o) =>
         o.status === 'rejected' ? [(o.reason as Error).message] : [],
       );

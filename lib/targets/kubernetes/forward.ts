@@ -1,0 +1,90 @@
+// A port-forward that survives what ends `kubectl port-forward`: the pod behind the Service restarting, or one
+// connection reset by the server (kubectl stops forwarding altogether when an upstream connection errors, so a single
+// probe that a server drops, a TLS refusal for instance, would cut every later connection of the same command). The
+// handle's clients connect to a local listener; each connection goes through the current kubectl process, started
+// again on demand when the last one has exited. Bounded: one start per connection at most, each with its own timeout.
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { stopChildren } from './kubectl.js';
+
+export interface Forwarder {
+  /** Starts `kubectl port-forward` and resolves with the local port it listens on. */
+  start(): Promise<{ child: ChildProcess; localPort: number }>;
+}
+
+export interface ResilientForward {
+  /** Where clients connect (127.0.0.1). */
+  localPort: number;
+  /** How many kubectl processes were started (1 unless one had to be replaced). */
+  starts(): number;
+  close(): Promise<void>;
+}
+
+/** Opens the listener after a first kubectl process is up (so an unreachable Service fails here, as before). */
+export async function resilientForward(forwarder: Forwarder): Promise<ResilientForward> {
+  let current: Promise<{ child: ChildProcess; localPort: number }> | undefined;
+  const children: ChildProcess[] = [];
+  let started = 0;
+  let closing = false;
+  const upstream = () => {
+    if (!current) {
+      started++;
+      const attempt = forwarder.start();
+      current = attempt;
+      attempt.then(
+        ({ child }) => {
+          children.push(child);
+          child.once('exit', () => {
+            if (current === attempt) current = undefined;
+          });
+        },
+        () => {
+          if (current === attempt) current = undefined;
+        },
+      );
+    }
+    return current;
+  };
+  await upstream();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => client.destroy());
+    client.pause();
+    upstream().then(
+      ({ localPort }) => {
+        if (closing) return client.destroy();
+        const remote = net.connect(localPort, '127.0.0.1');
+        sockets.add(remote);
+        remote.on('close', () => {
+          sockets.delete(remote);
+          client.destroy();
+        });
+        remote.on('error', () => remote.destroy());
+        client.on('close', () => remote.destroy());
+        remote.on('connect', () => {
+          client.pipe(remote);
+          remote.pipe(client);
+          client.resume();
+        });
+      },
+      () => client.destroy(),
+    );
+  });
+  const localPort = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+  });
+  return {
+    localPort,
+    starts: () => started,
+    close: async () => {
+      closing = true;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await current?.catch(() => undefined);
+      await stopChildren(children);
+    },
+  };
+}
