@@ -108,6 +108,9 @@ export async function connectPostgres(
         // Verified against the stack's CA (rejectUnauthorized is node's default), the name checked against the host.
         ...(tls ? { ssl: { ca: readCa(tls), servername: tls.servername, rejectUnauthorized: true } } : {}),
       });
+      // A connection that drops while idle (a restarted server, a broken port-forward) must not end the process with
+      // an unhandled 'error' event: the next query on the client fails with it instead.
+      client.on('error', () => {});
       try {
         await client.connect();
         return client;

@@ -52,7 +52,9 @@ export const milvusSuite: SmokeSuite = async (stack, run, retry) => {
     if (info.tls) {
       const caFile = info.tls.caFile;
       await run.check('tls', async () => {
-        const plain = await plainMilvus({ ...endpoint, password: stack.credentials.milvus_root_password });
+        const plain = await stack.withOwnPath('milvus', (own) =>
+          plainMilvus({ ...endpoint, port: own.port, password: stack.credentials.milvus_root_password }),
+        );
         expectThat(plain.refused, `milvus at ${where} served a plain (non-TLS) gRPC client`);
         return `certificate verified against ${caFile}; a plain gRPC client is refused (${plain.message})`;
       });

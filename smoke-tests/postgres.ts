@@ -91,7 +91,9 @@ export const postgresSuite: SmokeSuite = async (stack, run, retry) => {
     if (pgInfo.tls) {
       const caFile = pgInfo.tls.caFile;
       await run.check('tls', async () => {
-        const plain = await plainPostgres({ ...pgInfo, password: stack.credentials.postgres_app_password });
+        const plain = await stack.withOwnPath('postgres', (own) =>
+          plainPostgres({ ...pgInfo, port: own.port, password: stack.credentials.postgres_app_password }),
+        );
         expectThat(plain.refused, `postgres at ${where} accepted a plain (non-TLS) connection`);
         expectThat(
           PG_PLAIN_REFUSAL.test(plain.message),

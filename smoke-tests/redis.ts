@@ -38,7 +38,9 @@ export const redisSuite: SmokeSuite = async (stack, run, retry) => {
     if (info.tls) {
       const caFile = info.tls.caFile;
       await run.check('tls', async () => {
-        const plain = await plainRedis({ ...info, password: stack.credentials.redis_password });
+        const plain = await stack.withOwnPath('redis', (own) =>
+          plainRedis({ ...info, port: own.port, password: stack.credentials.redis_password }),
+        );
         expectThat(plain.refused, `redis at ${where} answered a plain (non-TLS) client`);
         const ports = await redis.configGet('*port');
         expectThat(

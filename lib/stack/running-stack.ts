@@ -70,7 +70,15 @@ export class RunningStack {
     readonly deployment: Deployment,
     endpoints: Endpoints,
     readonly credentials: Credentials,
-    private readonly target: { exec: ExecInService; close: () => Promise<void>; describe: string },
+    private readonly target: {
+      exec: ExecInService;
+      close: () => Promise<void>;
+      describe: string;
+      /** A path to `store` no other client shares (Kubernetes: a port-forward of its own); absent: the usual one. */
+      ownPath?: (
+        store: 'postgres' | 'redis' | 'milvus',
+      ) => Promise<{ port: number; close: () => Promise<void> }>;
+    },
   ) {
     this.endpoints = withClientTls(endpoints, clientCaFile(deployment));
   }
@@ -178,6 +186,25 @@ export class RunningStack {
     options?: ExecOptions,
   ): Promise<{ stdout: string; stderr: string }> {
     return this.target.exec(service, argv, options);
+  }
+
+  /**
+   * Runs `use` with the store's endpoint on a path of its own, for a probe the server is expected to drop (a plain
+   * client on a TLS-only port): kubectl stops forwarding for every client of a port-forward when one of its
+   * connections is reset, so on Kubernetes such a probe gets a port-forward of its own. On Docker, the usual endpoint.
+   */
+  async withOwnPath<S extends 'postgres' | 'redis' | 'milvus', T>(
+    store: S,
+    use: (endpoint: NonNullable<Endpoints[S]>) => Promise<T>,
+  ): Promise<T> {
+    const endpoint = this.endpoint(store);
+    if (!this.target.ownPath) return use(endpoint);
+    const path = await this.target.ownPath(store);
+    try {
+      return await use({ ...endpoint, port: path.port });
+    } finally {
+      await path.close();
+    }
   }
 
   /** Ends every client opened through the handle, then what the target opened (port-forwards). Idempotent. */

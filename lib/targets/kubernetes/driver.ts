@@ -23,7 +23,7 @@ import type {
 import { ensureMilvusRootPassword, waitForMilvusReady } from '../milvus-root.js';
 import { converge, terraformCli } from '../terraform.js';
 import { type ResilientForward, resilientForward } from './forward.js';
-import { Kubectl, KubectlError, kubeContext, kubeconfigPath } from './kubectl.js';
+import { Kubectl, KubectlError, kubeContext, kubeconfigPath, stopChildren } from './kubectl.js';
 
 const LOOPBACK = '127.0.0.1';
 /** Bound on an apply's wait for every workload to be ready (pulling images included). */
@@ -341,6 +341,16 @@ export class KubernetesDriver implements TargetDriver {
         exec,
         close,
         describe: `kubernetes namespace ${this.config.kubernetes.namespace}, through port-forwards`,
+        ownPath: async (store) => {
+          const client = clientServices(this.config)[store];
+          if (!client) throw new KubectlError(`${store} has no client Service in this environment`);
+          const { child, localPort } = await this.kubectl.forward(
+            client.service,
+            client.port,
+            options.timeoutMs ?? 30_000,
+          );
+          return { port: localPort, close: () => stopChildren([child]) };
+        },
       });
     } catch (error) {
       await close();
