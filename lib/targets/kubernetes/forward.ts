@@ -3,6 +3,7 @@
 // probe that a server drops, a TLS refusal for instance, would cut every later connection of the same command). The
 // handle's clients connect to a local listener; each connection goes through the current kubectl process, started
 // again on demand when the last one has exited. Bounded: one start per connection at most, each with its own timeout.
+// A connection made in the instant kubectl is dying (before its exit is seen) can still fail: the kit's clients retry.
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { stopChildren } from './kubectl.js';
@@ -52,25 +53,41 @@ export async function resilientForward(forwarder: Forwarder): Promise<ResilientF
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
     client.pause();
-    upstream().then(
-      ({ localPort }) => {
-        if (closing) return client.destroy();
-        const remote = net.connect(localPort, '127.0.0.1');
-        sockets.add(remote);
-        remote.on('close', () => {
-          sockets.delete(remote);
-          client.destroy();
-        });
-        remote.on('error', () => remote.destroy());
-        client.on('close', () => remote.destroy());
-        remote.on('connect', () => {
-          client.pipe(remote);
-          remote.pipe(client);
-          client.resume();
-        });
-      },
-      () => client.destroy(),
-    );
+    // A kubectl that has just died may not have reported its exit yet: a refused upstream connection retires it and
+    // the connection is tried once more on a new one.
+    const connect = (retry: boolean) => {
+      const attempt = upstream();
+      attempt.then(
+        ({ localPort }) => {
+          if (closing || client.destroyed) return client.destroy();
+          const remote = net.connect(localPort, '127.0.0.1');
+          let connected = false;
+          sockets.add(remote);
+          remote.on('connect', () => {
+            connected = true;
+            client.pipe(remote);
+            remote.pipe(client);
+            client.resume();
+          });
+          remote.on('error', () => {
+            if (!connected && retry) {
+              if (current === attempt) current = undefined;
+              remote.removeAllListeners('close');
+              sockets.delete(remote);
+              connect(false);
+            }
+            remote.destroy();
+          });
+          remote.on('close', () => {
+            sockets.delete(remote);
+            client.destroy();
+          });
+          client.on('close', () => remote.destroy());
+        },
+        () => client.destroy(),
+      );
+    };
+    connect(true);
   });
   const localPort = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
