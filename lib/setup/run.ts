@@ -193,9 +193,16 @@ export async function runSetup(options: SetupOptions): Promise<SetupReport> {
     // Official images where they are present or can be pulled; local builds for the rest.
     const overrides: Partial<Record<ImageKey, string>> = {};
     const needOffline: ImageKey[] = [];
+    // A host that built an image offline before keeps using it without asking a registry again (every `up` prepares
+    // the host; a registry that is unreachable should cost one attempt, not one per command). --offline or removing
+    // images.json changes that.
+    const builtBefore = readRecordedImages(imagesFile(ctx.environ));
     for (const key of IMAGE_KEYS) {
       const tag = DEFAULT_IMAGES[key];
-      if (!ctx.offline && (await hasImage(tag))) {
+      const recorded = builtBefore[key];
+      if (recorded && (await hasImage(recorded))) {
+        needOffline.push(key);
+      } else if (!ctx.offline && (await hasImage(tag))) {
         report({
           component: `image:${key}`,
           status: 'found',
@@ -282,6 +289,17 @@ function readTestImages(file: string): Record<string, string> {
   try {
     return (
       (JSON.parse(readFileSync(file, 'utf8')) as { testImages?: Record<string, string> }).testImages ?? {}
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** The offline builds recorded in the image override file, if any. */
+function readRecordedImages(file: string): Partial<Record<ImageKey, string>> {
+  try {
+    return (
+      (JSON.parse(readFileSync(file, 'utf8')) as { images?: Partial<Record<ImageKey, string>> }).images ?? {}
     );
   } catch {
     return {};
