@@ -16,6 +16,7 @@ import {
   GRANT_PROBE_FILTER,
   MILVUS_USER_ACTIONS,
   planMilvusUsers,
+  reassertMilvusGrants,
   waitForMilvusGrants,
 } from './milvus-users.js';
 import { planPostgres, withAdvisoryLock } from './postgres.js';
@@ -176,6 +177,8 @@ async function planMilvusWithUsers(
         config,
         options.stack.credentials,
         prefix,
+        60_000,
+        (spec) => reassertMilvusGrants(client, spec),
       );
     },
   };

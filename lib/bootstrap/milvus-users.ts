@@ -164,16 +164,26 @@ export async function waitForMilvusGrants(
   credentials: Partial<Credentials>,
   prefix = '',
   timeoutMs = 60_000,
+  /** Applies the login's grants and binding again (revoke + grant, unbind + bind), so the proxy learns them anew. */
+  reassert?: (spec: MilvusUserSpec & { name: string }) => Promise<void>,
 ): Promise<void> {
   const specs = milvusUsers(config).filter((spec) => usernames.includes(prefix + spec.name));
   for (const spec of specs) {
     const username = prefix + spec.name;
     const password = credentials[spec.secret];
     if (!password) continue;
+    let lastReassert = Date.now();
     try {
       await waitFor(
         `milvus login ${username} allowed to query ${collection}`,
         async () => {
+          // Milvus 2.3's proxy can drop its whole policy cache when a refresh from the root coordinator fails
+          // (milvus-io/milvus#34667, fixed in 2.4): the grants stay in the metadata and the proxy denies them until
+          // it hears of them again. After 10 s of refusals the grants are applied once more.
+          if (reassert && Date.now() - lastReassert >= 10_000) {
+            lastReassert = Date.now();
+            await reassert({ ...spec, name: username });
+          }
           try {
             const result = await query(username, password);
             // Only a refusal is waited out; any other answer is not this wait's business.
@@ -195,4 +205,29 @@ export async function waitForMilvusGrants(
       });
     }
   }
+}
+
+/**
+ * Applies a login's collection grants and its role binding again through `client` (root): each privilege revoked and
+ * granted, the user unbound and bound, so that the proxy's policy cache hears of each of them again.
+ */
+export async function reassertMilvusGrants(
+  client: MilvusClient,
+  spec: MilvusUserSpec & { name: string },
+): Promise<void> {
+  for (const privilegeName of spec.collectionPrivileges) {
+    const grant = {
+      roleName: spec.name,
+      object: 'Collection' as never,
+      objectName: '*',
+      privilegeName: privilegeName as never,
+    };
+    await client.revokePrivilege(grant);
+    checkStatus(await client.grantPrivilege(grant), `grantPrivilege ${privilegeName} to ${spec.name}`);
+  }
+  await client.removeUserFromRole({ username: spec.name, roleName: spec.name });
+  checkStatus(
+    await client.addUserToRole({ username: spec.name, roleName: spec.name }),
+    `addUserToRole ${spec.name}`,
+  );
 }
