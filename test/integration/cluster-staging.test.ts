@@ -248,6 +248,17 @@ describe('staging on the local single-node cluster', () => {
             .error_code,
         ).toBe('Success');
         await m.flushSync({ collection_names: ['survival'] });
+        // Indexed, so that Milvus can load it (the backup below reads it).
+        expect(
+          (
+            await m.createIndex({
+              collection_name: 'survival',
+              field_name: 'v',
+              index_type: 'FLAT',
+              metric_type: 'L2',
+            })
+          ).error_code,
+        ).toBe('Success');
       });
     } finally {
       await stack.close();

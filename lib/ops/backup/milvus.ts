@@ -374,6 +374,17 @@ export async function backupMilvus(
       checkStatus(shown.status, `showCollections in ${database}`);
       for (const name of shown.data.map((c) => c.name).sort()) {
         const base = await describe(client, database, name);
+        // Milvus reads rows only from a loaded collection, and loads one only when each vector field has an index.
+        const unindexed = vectorColumns(base.fields).filter(
+          (v) => !base.indexes.some((i) => i.fieldName === v.name),
+        );
+        if (!base.loaded && unindexed.length > 0)
+          throw new BackupError(
+            `milvus: ${database}/${name}: vector field(s) ${unindexed.map((v) => v.name).join(', ')} have no index, so Milvus cannot load the collection to read its rows; the backup set is incomplete (no manifest)`,
+            {
+              remedy: `create an index on ${unindexed.map((v) => v.name).join(', ')} of ${name} (or drop the collection), then run the backup again`,
+            },
+          );
         const record = await whileLoaded(client, base, async () => {
           const pk = primaryKey(base.fields);
           const dynamic = base.enableDynamicField;
