@@ -87,13 +87,7 @@ export async function existingChunkIds(
   schema: string,
   ids: string[],
 ): Promise<Set<string>> {
-  const candidates = ids.filter((id) => UUID.test(id));
-  if (candidates.length === 0) return new Set();
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT id FROM ${table(schema, TABLES.chunks)} WHERE id = ANY($1::uuid[])`,
-    [candidates],
-  );
-  return new Set(rows.map((r) => r.id));
+  return idSubset(client, `SELECT id FROM ${table(schema, TABLES.chunks)} WHERE id = ANY($1::uuid[])`, ids);
 }
 
 /** Which of `ids` have an outbox entry still pending: their vectors are due to go, not orphans. */
@@ -102,14 +96,12 @@ export async function pendingOutboxIds(
   schema: string,
   ids: string[],
 ): Promise<Set<string>> {
-  const candidates = ids.filter((id) => UUID.test(id));
-  if (candidates.length === 0) return new Set();
-  const { rows } = await client.query<{ id: string }>(
+  return idSubset(
+    client,
     `SELECT DISTINCT chunk_id AS id FROM ${table(schema, TABLES.outbox)}
       WHERE done_at IS NULL AND chunk_id = ANY($1::uuid[])`,
-    [candidates],
+    ids,
   );
-  return new Set(rows.map((r) => r.id));
 }
 
 /** Which of `ids` are chunks still marked embedded (the rest changed since they were read). */
@@ -118,10 +110,18 @@ export async function embeddedChunkIds(
   schema: string,
   ids: string[],
 ): Promise<Set<string>> {
-  const { rows } = await client.query<{ id: string }>(
+  return idSubset(
+    client,
     `SELECT id FROM ${table(schema, TABLES.chunks)} WHERE id = ANY($1::uuid[]) AND embedding_status = 'embedded'`,
-    [ids],
+    ids,
   );
+}
+
+/** The ids among `ids` (only well-formed UUIDs are asked about) that `sql` returns; `sql` takes them as $1 uuid[]. */
+async function idSubset(client: pg.Client, sql: string, ids: string[]): Promise<Set<string>> {
+  const candidates = ids.filter((id) => UUID.test(id));
+  if (candidates.length === 0) return new Set();
+  const { rows } = await client.query<{ id: string }>(sql, [candidates]);
   return new Set(rows.map((r) => r.id));
 }
 
