@@ -9,6 +9,7 @@ import {
 import { REDIS_ACL_USERS, type RedisAclUserSpec } from '../../schemas/redis/acl.js';
 import type { RedisClient, RetryOptions } from '../clients.js';
 import type { VectorstackConfig } from '../config/schema.js';
+import { probeInsert } from '../milvus/privilege-probe.js';
 import type { RunningStack } from '../stack/running-stack.js';
 import type { Progress } from '../util/progress.js';
 import { planMilvus } from './milvus.js';
@@ -166,13 +167,21 @@ async function planMilvusWithUsers(
       await waitForMilvusGrants(
         changed,
         prefix + probe.name,
-        (username, password) =>
-          options.stack.with(options.stack.milvus({ username, password, retry: { attempts: 1 } }), (c) =>
-            c.query({
-              collection_name: prefix + probe.name,
-              filter: GRANT_PROBE_FILTER,
-              output_fields: [MILVUS_FIELDS.chunkId],
-            }),
+        // Each login proves what it will be used for at once: reading (a query that matches nothing) and, where it
+        // is granted, writing (an insert of zero rows). A proxy can apply one grant and not yet the next.
+        (username, password, spec) =>
+          options.stack.with(
+            options.stack.milvus({ username, password, retry: { attempts: 1 } }),
+            async (c) => {
+              const read = await c.query({
+                collection_name: prefix + probe.name,
+                filter: GRANT_PROBE_FILTER,
+                output_fields: [MILVUS_FIELDS.chunkId],
+              });
+              if (read.status.error_code !== 'Success' || !spec.collectionPrivileges.includes('Insert'))
+                return read;
+              return probeInsert(c, prefix + probe.name);
+            },
           ),
         config,
         options.stack.credentials,

@@ -149,16 +149,18 @@ export async function planMilvusUsers(
 export const GRANT_PROBE_FILTER = `${MILVUS_FIELDS.chunkId} == "vectorstack-grant-probe"`;
 
 /**
- * Waits, bounded, until each of `usernames` (names with the prefix) can query `collection` with its generated
+ * Waits, bounded, until each of `usernames` (names with the prefix) can use `collection` (see `query`) with its generated
  * password. Milvus acknowledges a grant or a role binding before its proxies apply it; a login used at once can still
  * be refused with PERMISSION_DENIED for a moment. Throws a BootstrapError naming the login and the last refusal.
  */
 export async function waitForMilvusGrants(
   usernames: string[],
   collection: string,
+  /** Uses the login as it will be used; a refusal naming a permission or privilege is waited out. */
   query: (
     username: string,
     password: string,
+    spec: MilvusUserSpec,
   ) => Promise<{ status: { error_code: string | number; reason: string } }>,
   config: VectorstackConfig,
   credentials: Partial<Credentials>,
@@ -175,7 +177,7 @@ export async function waitForMilvusGrants(
     let lastReassert = Date.now();
     try {
       await waitFor(
-        `milvus login ${username} allowed to query ${collection}`,
+        `milvus login ${username} allowed to use ${collection}`,
         async () => {
           // Milvus 2.3's proxy can drop its whole policy cache when a refresh from the root coordinator fails
           // (milvus-io/milvus#34667, fixed in 2.4): the grants stay in the metadata and the proxy denies them until
@@ -185,7 +187,7 @@ export async function waitForMilvusGrants(
             await reassert({ ...spec, name: username });
           }
           try {
-            const result = await query(username, password);
+            const result = await query(username, password, spec);
             // Only a refusal is waited out; any other answer is not this wait's business.
             const refused =
               result.status.error_code !== 'Success' && /permission|privilege/i.test(result.status.reason);

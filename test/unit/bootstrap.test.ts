@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BootstrapResult } from '../../lib/bootstrap/index.js';
+import { waitForMilvusGrants } from '../../lib/bootstrap/milvus-users.js';
 import { loadMigrations, migrationParams, renderMigration } from '../../lib/bootstrap/postgres.js';
 import { scramVerifier, verifierMatches } from '../../lib/bootstrap/postgres-roles.js';
 import { aclRules } from '../../lib/bootstrap/redis.js';
@@ -207,5 +208,51 @@ describe('PostgreSQL logins', () => {
     ]);
     expect(roles.app.tablePrivileges).toEqual(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
     expect(roles.readonly.tablePrivileges).toEqual(['SELECT']);
+  });
+});
+
+describe('waiting for Milvus grants to take effect', () => {
+  const credentials = { milvus_app_password: 'app-pw', milvus_readonly_password: 'reader-pw' };
+
+  it('waits out refusals (raised or returned) and accepts any other answer, per login', async () => {
+    const seen: string[] = [];
+    let calls = 0;
+    await waitForMilvusGrants(
+      ['p_rag_app'],
+      'p_rag_chunks',
+      async (username, password, spec) => {
+        seen.push(`${username}:${password}:${spec.name}`);
+        calls++;
+        if (calls === 1)
+          throw new Error('7 PERMISSION_DENIED: PrivilegeInsert: permission deny to p_rag_app');
+        if (calls === 2)
+          return { status: { error_code: 'PermissionDenied', reason: 'PrivilegeQuery: permission deny' } };
+        // An allowed zero-row insert is refused for its own reason: that is the proof the privilege is applied.
+        return { status: { error_code: 'IllegalArgument', reason: 'num_rows should be greater than 0' } };
+      },
+      testConfig(),
+      credentials,
+      'p_',
+      5_000,
+    );
+    expect(calls).toBe(3);
+    expect(seen[0]).toBe('p_rag_app:app-pw:rag_app');
+  });
+
+  it('gives up after its bound with an error naming the login and the last refusal', async () => {
+    const error = await waitForMilvusGrants(
+      ['p_rag_reader'],
+      'p_rag_chunks',
+      async () => {
+        throw new Error('7 PERMISSION_DENIED: PrivilegeQuery: permission deny to p_rag_reader');
+      },
+      testConfig(),
+      credentials,
+      'p_',
+      1_200,
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(BootstrapError);
+    expect(error.message).toContain('milvus: the grants of p_rag_reader did not take effect');
+    expect(error.problems[0]).toMatch(/^refused for \ds: 7 PERMISSION_DENIED: PrivilegeQuery/);
   });
 });
