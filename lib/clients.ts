@@ -29,7 +29,9 @@ function isTransient(error: unknown): boolean {
   const message = (error as Error).message ?? '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P03'].includes(code) ||
-    /ECONNREFUSED|ECONNRESET|socket hang up|Connection terminated|UNAVAILABLE|the database system is starting up/i.test(
+    // "timeout expired": pg's connect timeout, a server (or a port-forward being replaced) that accepted the
+    // connection and never answered.
+    /ECONNREFUSED|ECONNRESET|socket hang up|Connection terminated|UNAVAILABLE|the database system is starting up|^timeout expired$/i.test(
       message,
     )
   );

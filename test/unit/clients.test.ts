@@ -36,4 +36,22 @@ describe('connections to a store that is not there', () => {
       ),
     );
   });
+
+  it('PostgreSQL: a listener that accepts and never answers (a port-forward being replaced) is retried, bounded', async () => {
+    const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
+    await new Promise((resolve) => silent.once('listening', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const error = await connectPostgres(
+        { host: '127.0.0.1', port, database: 'x', user: 'x', password: 'x' },
+        { attempts: 2, minTimeoutMs: 10 },
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(UnreachableError);
+      expect(error.message).toBe(
+        `postgres at 127.0.0.1:${port} is unreachable after 2 attempt(s): timeout expired`,
+      );
+    } finally {
+      silent.close();
+    }
+  });
 });
