@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
-import { synthesize } from '../../../stacks/synth.js';
 import { type Credentials, ensureCredentials, readCredentials, secretsAsTfVars } from '../../credentials.js';
 import { dockerContainerName, dockerLabels, dockerStackNames } from '../../deployment/names.js';
 import type { Deployment } from '../../deployment/resolve.js';
@@ -54,10 +53,13 @@ export class DockerDriver implements TargetDriver {
   }
 
   /** Synthesizes both stacks into the state directory; returns the CLI and each stack's directory. */
-  private synth(): { cli: TerraformCli; dir: (stack: string) => string } {
+  private async synth(): Promise<{ cli: TerraformCli; dir: (stack: string) => string }> {
     const cli = terraformCli(this.deployment.environ);
     const outdir = path.join(this.deployment.stateDir, 'cdktf.out');
     mkdirSync(this.deployment.stateDir, { recursive: true, mode: 0o700 });
+    // Loaded here, not at start-up: the CDKTF bindings cost every command ~3 s and ~170 MB, and only plan/apply/down
+    // need them (docs/benchmarks.md, command start-up).
+    const { synthesize } = await import('../../../stacks/synth.js');
     synthesize(this.deployment, {
       outdir,
       providerVersions: readToolchain(this.deployment.environ).providers,
@@ -94,7 +96,7 @@ export class DockerDriver implements TargetDriver {
         `tls: ${tls.generated.map((g) => (g === 'ca' ? 'a private CA' : `${g}'s certificate`)).join(', ')} written to ${tls.dir} (mode 0600); clients trust ${tls.caFile}`,
       );
     this.progress.log(`synthesizing ${this.stacks.base} and ${this.stacks.services}`);
-    const { cli, dir } = this.synth();
+    const { cli, dir } = await this.synth();
     const env = secretsAsTfVars(credentials);
     const results = [];
     for (const stack of [this.stacks.base, this.stacks.services])
@@ -189,7 +191,7 @@ export class DockerDriver implements TargetDriver {
   async down(): Promise<ChangeResult> {
     await this.requireEngine();
     const credentials = readCredentials(this.deployment.stateDir, this.config.environment);
-    const { cli, dir } = this.synth();
+    const { cli, dir } = await this.synth();
     const result = await converge(cli, {
       stackDir: dir(this.stacks.services),
       label: this.stacks.services,
@@ -208,7 +210,7 @@ export class DockerDriver implements TargetDriver {
     } catch {
       // Never brought up (or its credentials are gone): no services stack state can exist.
     }
-    const { cli, dir } = this.synth();
+    const { cli, dir } = await this.synth();
     // Variables are required to plan even a destroy; placeholders do for an empty state.
     const env = secretsAsTfVars(credentials ?? readCredentialsOrPlaceholders(null, this.config.environment));
     const summaries: string[] = [];

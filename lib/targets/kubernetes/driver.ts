@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { synthesize } from '../../../stacks/synth.js';
 import type { Credentials } from '../../credentials.js';
 import { clientServices, kubernetesStackName, objectName } from '../../deployment/names.js';
 import type { Deployment } from '../../deployment/resolve.js';
@@ -96,6 +95,8 @@ export class KubernetesDriver implements TargetDriver {
     // State holds the generated credentials: owner-only.
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.progress.log(`synthesizing ${this.stack} (namespace ${this.config.kubernetes.namespace})`);
+    // Loaded on demand: see the Docker driver's synth().
+    const { synthesize } = await import('../../../stacks/synth.js');
     synthesize(this.deployment, {
       outdir,
       providerVersions: readToolchain(environ).providers,
