@@ -3,11 +3,8 @@ import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsistencyLevelEnum, type MilvusClient } from '@zilliz/milvus2-sdk-node';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../lib/bootstrap/index.js';
-import type { RedisClient } from '../../lib/clients.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { ConfigOverrides } from '../../lib/config/schema.js';
 import { dockerContainerName } from '../../lib/deployment/names.js';
@@ -18,7 +15,6 @@ import type { RunningStack } from '../../lib/stack/running-stack.js';
 import { driverFor } from '../../lib/targets/index.js';
 import {
   AckLedger,
-  batches,
   formatKillTable,
   type KillOutcome,
   type LossWindow,
@@ -26,12 +22,11 @@ import {
   missingIds,
   redisLossWindowMs,
   requiredIds,
-  type StoreWriter,
-  WriterLoop,
 } from '../../lib/verify/chaos-load.js';
 import { runSmoke } from '../../lib/verify/smoke.js';
-import { MILVUS_COLLECTIONS, MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
+import { MILVUS_COLLECTIONS } from '../../schemas/milvus/collections.js';
 import { SMOKE_SUITES } from '../../smoke-tests/index.js';
+import { ensureMilvusLoaded, presentIds, STORES, type Store, startLoad } from './chaos-writers.js';
 import { requirePreparedHost } from './prerequisites.js';
 
 // Chaos on the real Docker engine: under a bounded mixed load (PostgreSQL commits through the application role,
@@ -69,8 +64,6 @@ const lossWindows: LossWindow[] = [];
 const outcomes: KillOutcome[] = [];
 let stack: RunningStack;
 let redisWindowMs: number | null = null;
-const STORES = ['postgres', 'milvus', 'redis'] as const;
-type Store = (typeof STORES)[number];
 
 /** Runs `up` as the CLI does, in the stack's directory; resolves with its exit code and wall time, bounded. */
 async function runUp(label: string): Promise<{ code: number | null; ms: number; log: string }> {
@@ -91,182 +84,6 @@ async function runUp(label: string): Promise<{ code: number | null; ms: number; 
     });
   });
   return { code, ms: Date.now() - started, log };
-}
-
-// --- the three writers, each through the running-stack handle --------------------------------------------------
-
-function postgresWriter(): StoreWriter {
-  let client: pg.Client | undefined;
-  return {
-    async open() {
-      const c = await stack.postgres({ retry: { attempts: 1 } }); // the application role
-      c.on('error', () => {}); // a dropped connection surfaces through the next query
-      client = c;
-    },
-    async write(ids) {
-      // One statement, one commit (autocommit): acknowledged means committed.
-      await client!.query(
-        `INSERT INTO documents (source_type, source_id) SELECT 'chaos', unnest($1::text[])`,
-        [ids],
-      );
-    },
-    async close() {
-      const c = client;
-      client = undefined;
-      await c?.end().catch(() => {});
-    },
-  };
-}
-
-function milvusWriter(): StoreWriter {
-  let client: MilvusClient | undefined;
-  const dim = deployment.config.embedding.dimension;
-  return {
-    async open() {
-      client = await stack.milvus({
-        username: 'rag_app',
-        password: stack.credentials.milvus_app_password,
-        retry: { attempts: 1 },
-      });
-    },
-    async write(ids) {
-      const result = await client!.insert({
-        collection_name: MILVUS_COLLECTIONS.dense,
-        data: ids.map((id, i) => ({
-          [MILVUS_FIELDS.chunkId]: id,
-          [MILVUS_FIELDS.dense]: Array.from({ length: dim }, (_, d) => ((i + d) % 7) / 7 + 0.01),
-          document_id: runId,
-          source_type: 'chaos',
-          language: 'en',
-          chunk_position: i,
-          created_timestamp: Date.now(),
-        })),
-      });
-      if (result.status.error_code !== 'Success')
-        throw new Error(`insert refused: ${result.status.error_code} ${result.status.reason}`);
-      if (Number(result.insert_cnt) !== ids.length)
-        throw new Error(`insert acknowledged ${result.insert_cnt} of ${ids.length} rows`);
-    },
-    async close() {
-      const c = client;
-      client = undefined;
-      await c?.closeConnection().catch(() => {});
-    },
-  };
-}
-
-function redisWriter(): StoreWriter {
-  let client: RedisClient | undefined;
-  return {
-    async open() {
-      client = await stack.redis({
-        username: 'cache',
-        password: stack.credentials.redis_cache_password,
-        retry: { attempts: 1 },
-      });
-    },
-    async write(ids) {
-      for (const id of ids) {
-        const reply = await client!.set(`cache:chaos:${id}`, id);
-        if (reply !== 'OK') throw new Error(`SET answered ${reply}`);
-      }
-    },
-    async close() {
-      const c = client;
-      client = undefined;
-      try {
-        c?.destroy();
-      } catch {}
-    },
-  };
-}
-
-function startLoad(round: string): Record<Store, WriterLoop> {
-  // Modest: about 25 commits, 5 Milvus inserts of 10 rows and 25 SETs a second, bounded in count and time.
-  const common = { maxDurationMs: UP_BOUND_MS + 120_000, failureBackoffMs: 500, timeoutMs: 15_000 };
-  return {
-    postgres: new WriterLoop(postgresWriter(), ledger, {
-      ...common,
-      store: 'postgres',
-      idPrefix: `${runId}-${round}-pg`,
-      intervalMs: 40,
-      maxWrites: 20_000,
-    }).start(),
-    milvus: new WriterLoop(milvusWriter(), ledger, {
-      ...common,
-      store: 'milvus',
-      idPrefix: `${runId}-${round}-mv`,
-      batchSize: 10,
-      intervalMs: 200,
-      maxWrites: 5_000,
-    }).start(),
-    redis: new WriterLoop(redisWriter(), ledger, {
-      ...common,
-      store: 'redis',
-      idPrefix: `${runId}-${round}-rd`,
-      intervalMs: 40,
-      maxWrites: 20_000,
-    }).start(),
-  };
-}
-
-// --- what each store holds after recovery ----------------------------------------------------------------------
-
-async function presentIds(store: Store, ids: string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  if (ids.length === 0) return found;
-  if (store === 'postgres') {
-    await stack.with(stack.postgres({ role: 'readonly' }), async (c) => {
-      for (const batch of batches(ids, 5000)) {
-        const rows = await c.query<{ source_id: string }>(
-          `SELECT source_id FROM documents WHERE source_type = 'chaos' AND source_id = ANY($1::text[])`,
-          [batch],
-        );
-        for (const r of rows.rows) found.add(r.source_id);
-      }
-    });
-  } else if (store === 'milvus') {
-    await stack.with(
-      stack.milvus({ username: 'rag_reader', password: stack.credentials.milvus_readonly_password }),
-      async (c) => {
-        for (const batch of batches(ids, 500)) {
-          const result = await c.query({
-            collection_name: MILVUS_COLLECTIONS.dense,
-            filter: `${MILVUS_FIELDS.chunkId} in ${JSON.stringify(batch)}`,
-            output_fields: [MILVUS_FIELDS.chunkId],
-            consistency_level: ConsistencyLevelEnum.Strong,
-          });
-          if (result.status.error_code !== 'Success')
-            throw new Error(`milvus query refused: ${result.status.reason}`);
-          for (const r of result.data) found.add(r[MILVUS_FIELDS.chunkId] as string);
-        }
-      },
-    );
-  } else {
-    await stack.with(
-      stack.redis({ username: 'cache', password: stack.credentials.redis_cache_password }),
-      async (c) => {
-        for (const batch of batches(ids, 1000)) {
-          const values = await c.mGet(batch.map((id) => `cache:chaos:${id}`));
-          values.forEach((v, i) => {
-            if (v === batch[i]) found.add(batch[i]!);
-          });
-        }
-      },
-    );
-  }
-  return found;
-}
-
-/** Milvus serves a Strong query only on a loaded collection: load it (idempotent, as an application would). */
-async function ensureMilvusLoaded(): Promise<void> {
-  await stack.with(
-    stack.milvus({ username: 'rag_app', password: stack.credentials.milvus_app_password }),
-    async (c) => {
-      const loaded = await c.loadCollectionSync({ collection_name: MILVUS_COLLECTIONS.dense });
-      if (loaded.error_code !== 'Success') throw new Error(`load refused: ${loaded.reason}`);
-    },
-  );
 }
 
 /**
@@ -329,7 +146,7 @@ beforeAll(async () => {
       `redis: appendonly ${appendonly}, appendfsync ${appendfsync}, loss window ${redisWindowMs} ms`,
     );
   });
-  await ensureMilvusLoaded();
+  await ensureMilvusLoaded(stack);
 });
 
 afterAll(async () => {
@@ -346,7 +163,14 @@ describe('chaos on Docker: kill -s KILL each container under load, then up', () 
   for (const [round, service] of KILLS.entries()) {
     it(`${service}: up recovers within ${UP_BOUND_MS / 1000} s, the stack is ready, nothing acknowledged is lost`, async () => {
       const before = ledger.records.length;
-      const loops = startLoad(`r${round}`);
+      const loops = startLoad({
+        stack: () => stack,
+        ledger,
+        runId,
+        round: `r${round}`,
+        dimension: deployment.config.embedding.dimension,
+        maxDurationMs: UP_BOUND_MS + 120_000,
+      });
       let stopped = false;
       const stopLoad = async () => {
         if (stopped) return;
@@ -401,13 +225,13 @@ describe('chaos on Docker: kill -s KILL each container under load, then up', () 
         ).toEqual([]);
 
         // Nothing acknowledged is lost, in any round so far.
-        await ensureMilvusLoaded();
+        await ensureMilvusLoaded(stack);
         const stores: KillOutcome['stores'] = [];
         const failedWrites: Record<string, number> = {};
         const gapsMs: Record<string, number> = {};
         for (const store of STORES) {
           const { required, exempt } = requiredIds(ledger, store, lossWindows);
-          const found = await presentIds(store, [...required, ...exempt]);
+          const found = await presentIds(stack, store, [...required, ...exempt]);
           const missing = missingIds(required, found);
           const lostExempt = missingIds(exempt, found);
           failedWrites[store] = ledger.summary(store, before).writes - countAckedWrites(store, before);
