@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/load.js';
 import { objectName } from '../../lib/deployment/names.js';
@@ -13,11 +14,23 @@ import { KubernetesDriver } from '../../lib/targets/kubernetes/driver.js';
 import { Kubectl } from '../../lib/targets/kubernetes/kubectl.js';
 import { waitFor } from '../../lib/util/poll.js';
 import { Progress } from '../../lib/util/progress.js';
+import {
+  AckLedger,
+  formatKillTable,
+  type KillOutcome,
+  type LossWindow,
+  longestAckGap,
+  missingIds,
+  redisLossWindowMs,
+  requiredIds,
+} from '../../lib/verify/chaos-load.js';
+import { ensureMilvusLoaded, presentIds, STORES, startLoad } from './chaos-writers.js';
 
 /**
  * The staging environment on the kit's own single-node cluster (lib/localcluster), with the documented small-node
  * override: every pod runs under Pod Security "restricted" with the real images, the commands reach the stores through
- * port-forwards, NetworkPolicies are enforced, data survives its pod, a second deploy changes nothing, and destroy
+ * port-forwards, NetworkPolicies are enforced, data survives its pod (each store's pod deleted under load loses
+ * nothing acknowledged), a second deploy changes nothing, and destroy
  * leaves the namespace empty. Needs the prepared host (npm run setup -- --tests); fails, never skips, without it.
  */
 const cwd = mkdtempSync(path.join(os.tmpdir(), 'vs-staging-'));
@@ -310,6 +323,111 @@ describe('staging on the local single-node cluster', () => {
     const restore = runCli('restore.ts', ['--env', 'staging', '--from', set.dir, '--force', '--json']);
     expect(restore.code, restore.stderr).toBe(0);
   });
+
+  it('chaos under load: each store pod deleted in turn, then up; the stack is ready and nothing acknowledged is lost', async () => {
+    // The Docker chaos test's load (test/integration/chaos.test.ts) through the same handle, here over port-forwards
+    // that are cut each time their pod goes. A pod is deleted as Kubernetes deletes one (SIGTERM, then its grace
+    // period); the StatefulSet recreates it, and `up` must find the stack, wait for it to be ready, and exit.
+    const ledger = new AckLedger();
+    const runId = `k${Date.now().toString(36)}`;
+    const lossWindows: LossWindow[] = [];
+    const outcomes: KillOutcome[] = [];
+    const stack = await driver.open();
+    try {
+      await ensureMilvusLoaded(stack);
+      const redisWindowMs = await stack.with(stack.redis(), async (c) =>
+        redisLossWindowMs(
+          (await c.configGet('appendonly')).appendonly ?? '',
+          (await c.configGet('appendfsync')).appendfsync ?? '',
+        ),
+      );
+      for (const [round, service] of (['etcd', 'minio', 'milvus', 'postgres', 'redis'] as const).entries()) {
+        const before = ledger.records.length;
+        const loops = startLoad({
+          stack: () => stack,
+          ledger,
+          runId,
+          round: `r${round}`,
+          dimension: deployment.config.embedding.dimension,
+          maxDurationMs: 600_000,
+        });
+        try {
+          await sleep(6000);
+          const uid = async () =>
+            (
+              await kubectl
+                .run(['get', 'pod', pod(service), '-o', 'jsonpath={.metadata.uid}'])
+                .catch(() => '')
+            ).trim();
+          const oldUid = await uid();
+          const deleteStarted = Date.now();
+          await kubectl.run(['delete', 'pod', pod(service), '--wait=false']);
+          // The StatefulSet makes the new pod only once the old one is gone: then the process has stopped.
+          await waitFor(
+            `${service}: a new pod`,
+            async () => ((await uid()) || oldUid) !== oldUid || { waiting: oldUid },
+            {
+              timeoutMs: 180_000,
+              intervalMs: 500,
+            },
+          );
+          const goneAt = Date.now();
+          if (service === 'redis' && redisWindowMs)
+            lossWindows.push({
+              store: 'redis',
+              from: deleteStarted - redisWindowMs,
+              to: goneAt,
+              reason: 'appendfsync everysec: the AOF write may be postponed up to 2 s',
+            });
+          const ackedBeforeKill = Object.fromEntries(
+            STORES.map((s) => [s, ledger.acked(s, { to: deleteStarted }).length]),
+          );
+          const upStarted = Date.now();
+          const up = await driver.apply();
+          const upMs = Date.now() - upStarted;
+          await Promise.all(Object.values(loops).map((l) => l.stop()));
+          expect(up.changed, `${service}: up after the pod was deleted changed the stack`).toBe(false);
+          expect(
+            (await driver.status()).filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`),
+          ).toEqual([]);
+
+          await ensureMilvusLoaded(stack);
+          const stores: KillOutcome['stores'] = [];
+          const failedWrites: Record<string, number> = {};
+          const gapsMs: Record<string, number> = {};
+          for (const store of STORES) {
+            const { required, exempt } = requiredIds(ledger, store, lossWindows);
+            const found = await presentIds(stack, store, [...required, ...exempt]);
+            const missing = missingIds(required, found);
+            const acked = ledger.records.slice(before).filter((r) => r.store === store && r.acked).length;
+            failedWrites[store] = ledger.summary(store, before).writes - acked;
+            gapsMs[store] = longestAckGap(ledger, store, deleteStarted, upStarted + upMs);
+            stores.push({
+              store,
+              ackedBeforeKill: ackedBeforeKill[store]!,
+              ackedTotal: required.length + exempt.length,
+              found: required.length + exempt.length - missing.length - missingIds(exempt, found).length,
+              exempt: exempt.length,
+            });
+            expect(
+              ackedBeforeKill[store],
+              `${store}: no write acknowledged before ${service}'s pod went`,
+            ).toBeGreaterThan(0);
+            expect(
+              missing.slice(0, 20),
+              `${store}: acknowledged but missing after deleting ${service}'s pod`,
+            ).toEqual([]);
+          }
+          outcomes.push({ service, cameBack: 'StatefulSet (new pod)', upMs, gapsMs, stores, failedWrites });
+        } finally {
+          await Promise.all(Object.values(loops).map((l) => l.stop()));
+        }
+      }
+    } finally {
+      if (outcomes.length > 0) console.log(formatKillTable(outcomes));
+      await stack.close();
+    }
+  }, 1_500_000);
 
   it('a second up plans no changes', async () => {
     const again = await driver.apply();
