@@ -1,5 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+const CLUSTER_FILES = [
+  'test/integration/cluster-staging.test.ts',
+  'test/integration/local-cluster.test.ts',
+  'test/integration/k8s-apply.test.ts',
+  'test/integration/k8s-validate.test.ts',
+];
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
@@ -14,8 +21,22 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: CLUSTER_FILES,
           globalSetup: ['test/integration/global-setup.ts'],
           // Real servers: one file at a time, generous timeouts for image start-up on 2 cores.
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The files on the kit's own Kubernetes node and API server: no Docker stack of their own, so `npm test`
+          // runs them in a lane beside the Docker ones (scripts/test-lanes.ts).
+          name: 'cluster',
+          include: CLUSTER_FILES,
+          globalSetup: ['test/integration/cluster-global-setup.ts'],
           fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 600_000,
