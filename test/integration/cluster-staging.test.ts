@@ -188,8 +188,19 @@ describe('staging on the local single-node cluster', () => {
     expect(checks.checks.map((r) => r.service)).toEqual(
       expect.arrayContaining(['postgres', 'etcd', 'minio', 'milvus', 'redis']),
     );
-    const recall = runCli('recall.ts', ['--env', 'staging', '--base-limit', '2000', '--json']);
-    expect(recall.code, recall.stderr).toBe(0);
+    // The whole SIFT10K base: the configured IVF setting (pgvector lists 100, probes 10) is meant for real data sizes;
+    // on a 2,000-row cut its recall@10 straddles the 0.95 gate (0.949 / 0.960 / 0.952 in three runs, k-means is
+    // randomised), on 10,000 rows it measured 0.977 and 0.985.
+    const recall = runCli('recall.ts', ['--env', 'staging', '--json']);
+    // A failed gate exits 1 with the report on stdout: name the gates, not only the progress on stderr.
+    const gatesOf = (out: string) => {
+      try {
+        return JSON.stringify((JSON.parse(out) as { gates: unknown }).gates);
+      } catch {
+        return out.slice(-2000);
+      }
+    };
+    expect(recall.code, `${recall.stderr}\ngates: ${gatesOf(recall.stdout)}`).toBe(0);
     const report = JSON.parse(recall.stdout) as { gates: { store: string; index: string; pass: boolean }[] };
     expect(report.gates.filter((g) => g.index === 'hnsw').map((g) => `${g.store} ${g.pass}`)).toEqual([
       'pgvector true',
