@@ -5,7 +5,18 @@ import { ConsistencyLevelEnum, type MilvusClient } from '@zilliz/milvus2-sdk-nod
 import type pg from 'pg';
 import type { RedisClient } from '../../lib/clients.js';
 import type { RunningStack } from '../../lib/stack/running-stack.js';
-import { type AckLedger, batches, type StoreWriter, WriterLoop } from '../../lib/verify/chaos-load.js';
+import {
+  type AckLedger,
+  batches,
+  type KillOutcome,
+  type LossWindow,
+  longestAckGap,
+  missingIds,
+  redisLossWindowMs,
+  requiredIds,
+  type StoreWriter,
+  WriterLoop,
+} from '../../lib/verify/chaos-load.js';
 import { MILVUS_COLLECTIONS, MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
 
 export const STORES = ['postgres', 'milvus', 'redis'] as const;
@@ -199,4 +210,80 @@ export async function ensureMilvusLoaded(stack: RunningStack): Promise<void> {
       if (loaded.error_code !== 'Success') throw new Error(`load refused: ${loaded.reason}`);
     },
   );
+}
+
+/** The window in which Redis may lose acknowledged SETs across a kill, from its AOF settings (null: no guarantee). */
+export async function redisWindow(stack: RunningStack): Promise<{ ms: number | null; settings: string }> {
+  return stack.with(stack.redis(), async (c) => {
+    const appendonly = (await c.configGet('appendonly')).appendonly ?? '';
+    const appendfsync = (await c.configGet('appendfsync')).appendfsync ?? '';
+    return {
+      ms: redisLossWindowMs(appendonly, appendfsync),
+      settings: `appendonly ${appendonly}, appendfsync ${appendfsync}`,
+    };
+  });
+}
+
+/** What one store holds after a round, against what it acknowledged. */
+export interface StoreReadBack {
+  store: Store;
+  /** Ids the store acknowledged before the kill (must be > 0 for the round to prove anything). */
+  ackedBeforeKill: number;
+  /** Acknowledged and covered by the store's guarantee, yet absent. */
+  missing: string[];
+  outcome: KillOutcome['stores'][number];
+  /** Writes of this round that were not acknowledged. */
+  failedWrites: number;
+  /** Longest time between acknowledgements from the kill to the end of recovery. */
+  gapMs: number;
+}
+
+/**
+ * Reads back every id acknowledged so far (all rounds) from each store, after loading the Milvus collection.
+ * `before` is the ledger length when the round's load started.
+ */
+export async function readBackRound(
+  stack: RunningStack,
+  ledger: AckLedger,
+  lossWindows: LossWindow[],
+  round: { before: number; killedAt: number; recoveredAt: number },
+): Promise<StoreReadBack[]> {
+  await ensureMilvusLoaded(stack);
+  const results: StoreReadBack[] = [];
+  for (const store of STORES) {
+    const { required, exempt } = requiredIds(ledger, store, lossWindows);
+    const found = await presentIds(stack, store, [...required, ...exempt]);
+    const missing = missingIds(required, found);
+    const lostExempt = missingIds(exempt, found);
+    const ackedBeforeKill = ledger.acked(store, { to: round.killedAt }).length;
+    const ackedInRound = ledger.records
+      .slice(round.before)
+      .filter((r) => r.store === store && r.acked).length;
+    results.push({
+      store,
+      ackedBeforeKill,
+      missing,
+      outcome: {
+        store,
+        ackedBeforeKill,
+        ackedTotal: required.length + exempt.length,
+        found: required.length + exempt.length - missing.length - lostExempt.length,
+        exempt: exempt.length,
+      },
+      failedWrites: ledger.summary(store, round.before).writes - ackedInRound,
+      gapMs: longestAckGap(ledger, store, round.killedAt, round.recoveredAt),
+    });
+  }
+  return results;
+}
+
+/** The per-store columns of a round's row in the kill table. */
+export function roundOutcome(
+  readBack: StoreReadBack[],
+): Pick<KillOutcome, 'stores' | 'gapsMs' | 'failedWrites'> {
+  return {
+    stores: readBack.map((r) => r.outcome),
+    gapsMs: Object.fromEntries(readBack.map((r) => [r.store, r.gapMs])),
+    failedWrites: Object.fromEntries(readBack.map((r) => [r.store, r.failedWrites])),
+  };
 }

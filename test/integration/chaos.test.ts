@@ -18,15 +18,18 @@ import {
   formatKillTable,
   type KillOutcome,
   type LossWindow,
-  longestAckGap,
-  missingIds,
-  redisLossWindowMs,
-  requiredIds,
 } from '../../lib/verify/chaos-load.js';
 import { runSmoke } from '../../lib/verify/smoke.js';
 import { MILVUS_COLLECTIONS } from '../../schemas/milvus/collections.js';
 import { SMOKE_SUITES } from '../../smoke-tests/index.js';
-import { ensureMilvusLoaded, presentIds, STORES, type Store, startLoad } from './chaos-writers.js';
+import {
+  ensureMilvusLoaded,
+  readBackRound,
+  redisWindow,
+  roundOutcome,
+  type Store,
+  startLoad,
+} from './chaos-writers.js';
 import { requirePreparedHost } from './prerequisites.js';
 
 // Chaos on the real Docker engine: under a bounded mixed load (PostgreSQL commits through the application role,
@@ -107,10 +110,6 @@ function describeErrors(store: Store, since: number): string {
   return [...errors.entries()].map(([e, n]) => `${n}x ${e}`).join('; ') || 'none';
 }
 
-function countAckedWrites(store: Store, since: number): number {
-  return ledger.records.slice(since).filter((r) => r.store === store && r.acked).length;
-}
-
 /** The service's container as the engine sees it. */
 function inspect(service: ServiceName): { id: string; running: boolean; status: string; restarts: number } {
   const [id, running, status, restarts] = execFileSync(
@@ -138,14 +137,9 @@ beforeAll(async () => {
   await opened.close();
   stack = await driver.open();
   // The guarantee Redis gives for acknowledged writes across a kill of its process follows from its AOF settings.
-  await stack.with(stack.redis(), async (c) => {
-    const appendonly = (await c.configGet('appendonly')).appendonly ?? '';
-    const appendfsync = (await c.configGet('appendfsync')).appendfsync ?? '';
-    redisWindowMs = redisLossWindowMs(appendonly, appendfsync);
-    console.log(
-      `redis: appendonly ${appendonly}, appendfsync ${appendfsync}, loss window ${redisWindowMs} ms`,
-    );
-  });
+  const redis = await redisWindow(stack);
+  redisWindowMs = redis.ms;
+  console.log(`redis: ${redis.settings}, loss window ${redisWindowMs} ms`);
   await ensureMilvusLoaded(stack);
 });
 
@@ -192,9 +186,6 @@ describe('chaos on Docker: kill -s KILL each container under load, then up', () 
             to: killedAt,
             reason: 'appendfsync everysec: the AOF write may be postponed up to 2 s',
           });
-        const ackedBeforeKill = Object.fromEntries(
-          STORES.map((s) => [s, ledger.acked(s, { to: killedAt }).length]),
-        );
         const killedContainer = inspect(service);
         await sleep(OUTAGE_MS);
         // Whether the engine's restart policy (unless-stopped) already brought it back, or `up` has to.
@@ -225,38 +216,26 @@ describe('chaos on Docker: kill -s KILL each container under load, then up', () 
         ).toEqual([]);
 
         // Nothing acknowledged is lost, in any round so far.
-        await ensureMilvusLoaded(stack);
-        const stores: KillOutcome['stores'] = [];
-        const failedWrites: Record<string, number> = {};
-        const gapsMs: Record<string, number> = {};
-        for (const store of STORES) {
-          const { required, exempt } = requiredIds(ledger, store, lossWindows);
-          const found = await presentIds(stack, store, [...required, ...exempt]);
-          const missing = missingIds(required, found);
-          const lostExempt = missingIds(exempt, found);
-          failedWrites[store] = ledger.summary(store, before).writes - countAckedWrites(store, before);
-          gapsMs[store] = longestAckGap(ledger, store, killedAt, upEnded);
-          stores.push({
-            store,
-            ackedBeforeKill: ackedBeforeKill[store]!,
-            ackedTotal: required.length + exempt.length,
-            found: required.length + exempt.length - missing.length - lostExempt.length,
-            exempt: exempt.length,
-          });
+        const readBack = await readBackRound(stack, ledger, lossWindows, {
+          before,
+          killedAt,
+          recoveredAt: upEnded,
+        });
+        for (const r of readBack) {
+          const { store, outcome } = r;
           console.log(
-            `${service} / ${store}: acked ${required.length + exempt.length} (before the kill ${ackedBeforeKill[store]}), ` +
-              `missing ${missing.length}, exempt ${exempt.length} (lost ${lostExempt.length}); ` +
-              `longest wait for an ack ${(gapsMs[store]! / 1000).toFixed(1)} s; ` +
-              `refused writes this round ${failedWrites[store]}: ${describeErrors(store, before)}`,
+            `${service} / ${store}: acked ${outcome.ackedTotal} (before the kill ${r.ackedBeforeKill}), ` +
+              `missing ${r.missing.length}, exempt ${outcome.exempt} (lost ${outcome.ackedTotal - outcome.found - r.missing.length}); ` +
+              `longest wait for an ack ${(r.gapMs / 1000).toFixed(1)} s; ` +
+              `refused writes this round ${r.failedWrites}: ${describeErrors(store, before)}`,
           );
-          expect(ackedBeforeKill[store], `${store}: no write acknowledged before the kill`).toBeGreaterThan(
-            0,
-          );
-          expect(missing.slice(0, 20), `${store}: acknowledged but missing after killing ${service}`).toEqual(
-            [],
-          );
+          expect(r.ackedBeforeKill, `${store}: no write acknowledged before the kill`).toBeGreaterThan(0);
+          expect(
+            r.missing.slice(0, 20),
+            `${store}: acknowledged but missing after killing ${service}`,
+          ).toEqual([]);
         }
-        outcomes.push({ service, cameBack, upMs: up.ms, gapsMs, stores, failedWrites });
+        outcomes.push({ service, cameBack, upMs: up.ms, ...roundOutcome(readBack) });
       } finally {
         await stopLoad();
       }

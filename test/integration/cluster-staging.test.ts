@@ -19,12 +19,8 @@ import {
   formatKillTable,
   type KillOutcome,
   type LossWindow,
-  longestAckGap,
-  missingIds,
-  redisLossWindowMs,
-  requiredIds,
 } from '../../lib/verify/chaos-load.js';
-import { ensureMilvusLoaded, presentIds, STORES, startLoad } from './chaos-writers.js';
+import { ensureMilvusLoaded, readBackRound, redisWindow, roundOutcome, startLoad } from './chaos-writers.js';
 
 /**
  * The staging environment on the kit's own single-node cluster (lib/localcluster), with the documented small-node
@@ -346,12 +342,7 @@ describe('staging on the local single-node cluster', () => {
     const stack = await driver.open();
     try {
       await ensureMilvusLoaded(stack);
-      const redisWindowMs = await stack.with(stack.redis(), async (c) =>
-        redisLossWindowMs(
-          (await c.configGet('appendonly')).appendonly ?? '',
-          (await c.configGet('appendfsync')).appendfsync ?? '',
-        ),
-      );
+      const redisWindowMs = (await redisWindow(stack)).ms;
       for (const [round, service] of (['etcd', 'minio', 'milvus', 'postgres', 'redis'] as const).entries()) {
         const before = ledger.records.length;
         const loops = startLoad({
@@ -390,9 +381,6 @@ describe('staging on the local single-node cluster', () => {
               to: goneAt,
               reason: 'appendfsync everysec: the AOF write may be postponed up to 2 s',
             });
-          const ackedBeforeKill = Object.fromEntries(
-            STORES.map((s) => [s, ledger.acked(s, { to: deleteStarted }).length]),
-          );
           const upStarted = Date.now();
           const up = await driver.apply();
           const upMs = Date.now() - upStarted;
@@ -402,26 +390,14 @@ describe('staging on the local single-node cluster', () => {
             (await driver.status()).filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`),
           ).toEqual([]);
 
-          await ensureMilvusLoaded(stack);
-          const stores: KillOutcome['stores'] = [];
-          const failedWrites: Record<string, number> = {};
-          const gapsMs: Record<string, number> = {};
-          for (const store of STORES) {
-            const { required, exempt } = requiredIds(ledger, store, lossWindows);
-            const found = await presentIds(stack, store, [...required, ...exempt]);
-            const missing = missingIds(required, found);
-            const acked = ledger.records.slice(before).filter((r) => r.store === store && r.acked).length;
-            failedWrites[store] = ledger.summary(store, before).writes - acked;
-            gapsMs[store] = longestAckGap(ledger, store, deleteStarted, upStarted + upMs);
-            stores.push({
-              store,
-              ackedBeforeKill: ackedBeforeKill[store]!,
-              ackedTotal: required.length + exempt.length,
-              found: required.length + exempt.length - missing.length - missingIds(exempt, found).length,
-              exempt: exempt.length,
-            });
+          const readBack = await readBackRound(stack, ledger, lossWindows, {
+            before,
+            killedAt: deleteStarted,
+            recoveredAt: upStarted + upMs,
+          });
+          for (const { store, ackedBeforeKill, missing } of readBack) {
             expect(
-              ackedBeforeKill[store],
+              ackedBeforeKill,
               `${store}: no write acknowledged before ${service}'s pod went`,
             ).toBeGreaterThan(0);
             expect(
@@ -429,7 +405,7 @@ describe('staging on the local single-node cluster', () => {
               `${store}: acknowledged but missing after deleting ${service}'s pod`,
             ).toEqual([]);
           }
-          outcomes.push({ service, cameBack: 'StatefulSet (new pod)', upMs, gapsMs, stores, failedWrites });
+          outcomes.push({ service, cameBack: 'StatefulSet (new pod)', upMs, ...roundOutcome(readBack) });
         } finally {
           await Promise.all(Object.values(loops).map((l) => l.stop()));
         }
