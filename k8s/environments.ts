@@ -24,6 +24,15 @@ export const KUBERNETES_BASE: KubernetesSettings = {
   images: {},
   localCluster: false,
   objectStorage: { kind: 'minio' },
+  backup: {
+    enabled: false,
+    schedule: '0 3 * * *',
+    suspend: false,
+    bucket: null,
+    prefix: 'backups',
+    retentionDays: 14,
+    scratchGi: 20,
+  },
   operators: {
     postgres: {
       mode: 'statefulset',
@@ -47,6 +56,7 @@ type Overrides = { [K in keyof KubernetesSettings]?: Partial<KubernetesSettings[
 export const KUBERNETES_ENVIRONMENTS = {
   staging: {
     namespace: 'vectorstack-staging',
+    backup: { enabled: true },
   },
   production: {
     namespace: 'vectorstack-production',
@@ -55,5 +65,6 @@ export const KUBERNETES_ENVIRONMENTS = {
     cpuRequestFraction: 1,
     antiAffinity: 'required',
     podDisruptionBudgets: true,
+    backup: { enabled: true },
   },
 } satisfies Record<'staging' | 'production', Overrides>;

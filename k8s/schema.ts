@@ -56,6 +56,31 @@ const objectStorage = z.discriminatedUnion('kind', [
 ]);
 export type ObjectStorage = z.infer<typeof objectStorage>;
 
+/** A CronJob schedule: five fields (minute hour day-of-month month day-of-week) or a macro such as `@daily`. */
+const cronSchedule = z
+  .string()
+  .regex(
+    /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4})$/,
+    'a cron schedule: five fields ("0 3 * * *") or @hourly, @daily, @weekly, @monthly, @yearly',
+  );
+
+/** The scheduled backup (stacks/kubernetes/backup-cronjob.ts): PostgreSQL dump and Redis snapshot to the bucket. */
+const backupSchedule = z.strictObject({
+  /** Render the CronJob. */
+  enabled: z.boolean(),
+  schedule: cronSchedule,
+  /** Render it suspended (no run starts until it is resumed). */
+  suspend: z.boolean(),
+  /** Bucket of the sets; null: the object store's (minio.bucket, or the external bucket). */
+  bucket: z.string().min(3).max(63).nullable(),
+  /** Key prefix of the sets inside the bucket. */
+  prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'letters, digits, ".", "_", "-" and "/"'),
+  /** Sets older than this many days are removed after each upload. */
+  retentionDays: z.number().int().min(1).max(3650),
+  /** Size limit of the pod's scratch volume where a set is assembled (GiB). */
+  scratchGi: z.number().int().min(1).max(10_000),
+});
+
 export const POSTGRES_MODES = ['statefulset', 'cloudnative-pg'] as const;
 export const MILVUS_MODES = ['standalone', 'helm-cluster'] as const;
 
@@ -99,6 +124,8 @@ export const kubernetesSchema = z.strictObject({
    */
   localCluster: z.boolean(),
   objectStorage,
+  /** Scheduled backups of PostgreSQL and Redis to the bucket; see docs/kubernetes.md. */
+  backup: backupSchedule,
   /** Production options beyond one pod, each rendered through CDKTF; see docs/kubernetes.md. */
   operators: z.strictObject({
     postgres: z.strictObject({

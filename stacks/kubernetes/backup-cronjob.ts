@@ -3,13 +3,16 @@
 // for a replica), writes SHA256SUMS, and copies the set to a bucket (the stack's MinIO or an external S3 store) under
 // `<prefix>/<UTC timestamp>/`, removing sets older than the retention. Milvus is not in it: milvus-backup is not
 // obtainable here and the kit's exporter runs from an operator host (npm run backup; docs/backup.md).
+import { ConfigMapV1 } from '@cdktf/provider-kubernetes/lib/config-map-v1/index.js';
 import { CronJobV1 } from '@cdktf/provider-kubernetes/lib/cron-job-v1/index.js';
 import { NetworkPolicyV1 } from '@cdktf/provider-kubernetes/lib/network-policy-v1/index.js';
 import { Construct } from 'constructs';
+import type { KubernetesSettings } from '../../k8s/schema.js';
 import { selectorLabels, serviceHost } from '../../lib/deployment/names.js';
 import type { Deployment } from '../../lib/deployment/resolve.js';
-import { CONTAINER_PORTS } from '../../lib/services/specs.js';
+import { CONTAINER_PORTS, TLS_FILE_NAMES, TLS_MOUNT } from '../../lib/services/specs.js';
 import type { SecretName, ServiceName } from '../../lib/services/types.js';
+import { tlsServices } from '../../lib/tls/pki.js';
 import { POSTGRES_ADMIN_USER } from '../../schemas/postgres/roles.js';
 
 /** An environment variable's source: a literal, or a key of a Secret. */
@@ -25,6 +28,8 @@ export interface BackupSource {
   podLabels: Record<string, string>;
   /** Where the password comes from. */
   password: BackupEnvSource;
+  /** The store serves TLS only: the job connects with TLS and verifies it against `caCertPem`. @default false */
+  tls?: boolean;
 }
 
 export interface BackupCronJobProps {
@@ -53,6 +58,11 @@ export interface BackupCronJobProps {
     /** External store: the CIDRs egress may reach. @default [] */
     cidrs?: string[];
   };
+  /**
+   * PEM of the CA that signed the stores' certificates (tls.enabled): it goes into a ConfigMap mounted at TLS_MOUNT,
+   * and every TLS source is verified against it by name. Required when a source has `tls`. @default null
+   */
+  readonly caCertPem?: string | null;
   /** Image with `mc`, `sh`, `date` and `sha256sum`. */
   readonly mcImage: string;
   /** Object prefix of the sets. @default 'backups' */
@@ -64,6 +74,8 @@ export interface BackupCronJobProps {
 }
 
 const SET_DIR = '/backup/set';
+/** The stack's CA certificate inside the backup pod (from the job's own ConfigMap). */
+const CA_FILE = `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`;
 
 const restricted = (uid: number) => ({
   runAsNonRoot: true,
@@ -115,6 +127,13 @@ export class BackupCronJob extends Construct {
     this.podLabels = { 'app.kubernetes.io/name': 'backup', 'app.kubernetes.io/instance': props.project };
     const labels = { ...props.labels, ...this.podLabels, 'app.kubernetes.io/component': 'backup' };
     const mount = [{ name: 'backup', mountPath: '/backup' }];
+    const tlsSources = [props.postgres, props.redis].filter((s) => s?.tls);
+    const ca = props.caCertPem ?? null;
+    if (tlsSources.length > 0 && !ca)
+      throw new Error(
+        'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls)',
+      );
+    const withCa = [...mount, { name: 'ca', mountPath: TLS_MOUNT, readOnly: true }];
     const resources = {
       limits: { cpu: '1000m', memory: '512Mi' },
       requests: { cpu: '100m', memory: '128Mi' },
@@ -137,9 +156,16 @@ export class BackupCronJob extends Construct {
           { name: 'PGUSER', value: pg.user },
           { name: 'PGDATABASE', value: pg.database },
           envVar('PGPASSWORD', pg.password),
+          // libpq verifies the server's certificate and name against the stack's CA.
+          ...(pg.tls
+            ? [
+                { name: 'PGSSLMODE', value: 'verify-full' },
+                { name: 'PGSSLROOTCERT', value: CA_FILE },
+              ]
+            : []),
         ],
         securityContext: restricted(999),
-        volumeMount: mount,
+        volumeMount: pg.tls ? withCa : mount,
         resources,
       });
     }
@@ -151,7 +177,7 @@ export class BackupCronJob extends Construct {
         command: [
           'sh',
           '-c',
-          `set -eu; mkdir -p ${SET_DIR}/redis; redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$REDIS_PORT" --rdb ${SET_DIR}/redis/dump.rdb`,
+          `set -eu; mkdir -p ${SET_DIR}/redis; redis-cli --no-auth-warning ${redis.tls ? `--tls --cacert ${CA_FILE} ` : ''}-h "$REDIS_HOST" -p "$REDIS_PORT" --rdb ${SET_DIR}/redis/dump.rdb`,
         ],
         env: [
           { name: 'REDIS_HOST', value: redis.host },
@@ -159,7 +185,7 @@ export class BackupCronJob extends Construct {
           envVar('REDISCLI_AUTH', redis.password),
         ],
         securityContext: restricted(999),
-        volumeMount: mount,
+        volumeMount: redis.tls ? withCa : mount,
         resources,
       });
     }
@@ -184,6 +210,14 @@ export class BackupCronJob extends Construct {
       resources,
     };
 
+    // The CA certificate is public: a ConfigMap of the job's own carries it (the stores' Secrets hold their keys).
+    const caMap = ca
+      ? new ConfigMapV1(this, 'ca', {
+          metadata: { name: `${this.name}-ca`, namespace: props.namespace, labels },
+          data: { [TLS_FILE_NAMES.ca]: ca },
+        })
+      : null;
+    caMap?.overrideLogicalId('backup_ca');
     this.cronJob = new CronJobV1(this, 'cron-job', {
       metadata: { name: this.name, namespace: props.namespace, labels },
       spec: {
@@ -212,7 +246,10 @@ export class BackupCronJob extends Construct {
                 // Each store in turn, then the upload: a failed step fails the run and uploads nothing.
                 initContainer: steps,
                 container: [upload],
-                volume: [{ name: 'backup', emptyDir: { sizeLimit: `${props.scratchGi ?? 20}Gi` } }],
+                volume: [
+                  { name: 'backup', emptyDir: { sizeLimit: `${props.scratchGi ?? 20}Gi` } },
+                  ...(caMap ? [{ name: 'ca', configMap: { name: caMap.metadata.name } }] : []),
+                ],
               },
             },
           },
@@ -276,21 +313,8 @@ export class BackupCronJob extends Construct {
   }
 }
 
-/** What a configuration would say about scheduled backups (the proposed `kubernetes.backup` section). */
-export interface BackupSchedule {
-  /** @default '0 3 * * *' */
-  schedule?: string;
-  /** @default false */
-  suspend?: boolean;
-  /** Bucket of the sets. @default the object store's bucket (minio.bucket, or the external bucket) */
-  bucket?: string;
-  /** @default 'backups' */
-  prefix?: string;
-  /** @default 14 */
-  retentionDays?: number;
-  /** @default 20 */
-  scratchGi?: number;
-}
+/** The configuration's `kubernetes.backup` section, without its `enabled` switch. */
+export type BackupSchedule = Omit<KubernetesSettings['backup'], 'enabled'>;
 
 /**
  * The CronJob's properties for a deployment: the stores' client Services, images and pod labels, the credentials
@@ -303,8 +327,10 @@ export function backupCronJobProps(
   credentialsSecret: string,
   labels: Record<string, string>,
   schedule: BackupSchedule,
+  caCertPem: string | null = null,
 ): BackupCronJobProps {
   const { config, specs } = deployment;
+  const tls = new Set<string>(tlsServices(deployment));
   const secret = (key: SecretName): BackupEnvSource => ({ secretKeyRef: { name: credentialsSecret, key } });
   const spec = (name: ServiceName) => specs.find((s) => s.name === name);
   const source = (name: 'postgres' | 'redis', port: number, key: SecretName): BackupSource | null => {
@@ -316,6 +342,7 @@ export function backupCronJobProps(
           image: found.image,
           podLabels: selectorLabels(config.project, name),
           password: secret(key),
+          tls: tls.has(name),
         }
       : null;
   };
@@ -326,6 +353,7 @@ export function backupCronJobProps(
     namespace,
     project: config.project,
     labels,
+    caCertPem: tls.size > 0 ? caCertPem : null,
     schedule: schedule.schedule,
     suspend: schedule.suspend,
     prefix: schedule.prefix,

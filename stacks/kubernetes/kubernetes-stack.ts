@@ -46,8 +46,11 @@ export interface KubernetesStackProps {
   readonly tls?: TlsMaterial | null;
   /** Render every StatefulSet with zero replicas (`down`): pods stop, claims, Secret and Services stay. @default false */
   readonly stopped?: boolean;
-  /** Scheduled backups to the bucket (a CronJob, stacks/kubernetes/backup-cronjob.ts). @default undefined (none) */
-  readonly backup?: BackupSchedule;
+  /**
+   * Scheduled backups to the bucket (a CronJob, stacks/kubernetes/backup-cronjob.ts); null renders none.
+   * @default the configuration's kubernetes.backup, when its `enabled` is true
+   */
+  readonly backup?: BackupSchedule | null;
 }
 
 /** Stores the application talks to; etcd and MinIO serve Milvus alone. */
@@ -185,12 +188,21 @@ export class KubernetesStack extends TerraformStack {
       flows: [...this.flows(config), ...extraFlows],
     });
 
-    // Scheduled backups: only when the caller asks for them.
-    if (props.backup)
+    // Scheduled backups: kubernetes.backup.enabled, unless the caller says otherwise.
+    const { enabled, ...configured } = k.backup;
+    const backup = props.backup !== undefined ? props.backup : enabled ? configured : null;
+    if (backup)
       new BackupCronJob(
         this,
         'backup',
-        backupCronJobProps(props.deployment, namespace, credentials.metadata.name, labels, props.backup),
+        backupCronJobProps(
+          props.deployment,
+          namespace,
+          credentials.metadata.name,
+          labels,
+          backup,
+          tls?.caCert ?? null,
+        ),
       );
 
     for (const [service, client] of Object.entries(clientServices(config)))

@@ -1,31 +1,55 @@
+import { readFileSync } from 'node:fs';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { uploadScript } from '../../stacks/kubernetes/backup-cronjob.js';
+import { tlsDir, tlsFiles } from '../../lib/tls/pki.js';
+import { BackupCronJob, backupCronJobProps, uploadScript } from '../../stacks/kubernetes/backup-cronjob.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
 import { testDeployment } from './helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized JSON is navigated loosely; the assertions check its shape.
 type J = any;
 
-function synth(backup?: Parameters<typeof buildKubernetesStack>[1]['backup'], overrides = {}) {
-  const deployment = testDeployment('staging', overrides);
-  const stack = buildKubernetesStack(Testing.app(), { deployment, backup });
+/** Synthesizes staging with `backup` as its kubernetes.backup section (and other config overrides). */
+function synth(backup: Record<string, unknown> = {}, overrides: { kubernetes?: object; tls?: object } = {}) {
+  const deployment = testDeployment('staging', {
+    ...overrides,
+    kubernetes: { ...overrides.kubernetes, backup },
+  });
+  const stack = buildKubernetesStack(Testing.app(), { deployment });
   return {
+    deployment,
     config: deployment.config,
     parsed: JSON.parse(Testing.synth(stack)) as { resource: Record<string, Record<string, J>> },
   };
 }
 
 describe('scheduled backup CronJob (Kubernetes)', () => {
-  it('is not rendered unless asked for', () => {
-    const { parsed } = synth();
+  it('is rendered from kubernetes.backup: on by default in staging and production, absent when enabled is false', () => {
+    expect(testDeployment('staging').config.kubernetes.backup).toMatchObject({
+      enabled: true,
+      schedule: '0 3 * * *',
+    });
+    const production = testDeployment('production', { kubernetes: { context: 'prod' } });
+    expect(production.config.kubernetes.backup.enabled).toBe(true);
+    expect(testDeployment('local').config.kubernetes.backup.enabled).toBe(false);
+    const { parsed } = synth({ enabled: false });
     expect(parsed.resource.kubernetes_cron_job_v1).toBeUndefined();
+    expect(parsed.resource.kubernetes_config_map_v1?.backup_ca).toBeUndefined();
     expect(
       Object.keys(parsed.resource.kubernetes_network_policy_v1 ?? {}).some((k) => k.includes('backup')),
     ).toBe(false);
   });
 
-  const { parsed, config } = synth({ schedule: '30 2 * * *', retentionDays: 7 });
+  it('refuses a schedule that is not cron, naming the field and the allowed forms', () => {
+    expect(() => testDeployment('staging', { kubernetes: { backup: { schedule: 'daily at 3' } } })).toThrow(
+      /kubernetes\.backup\.schedule.*five fields/s,
+    );
+    expect(() => testDeployment('staging', { kubernetes: { backup: { retentionDays: 0 } } })).toThrow(
+      /kubernetes\.backup\.retentionDays/,
+    );
+  });
+
+  const { parsed, config, deployment } = synth({ schedule: '30 2 * * *', retentionDays: 7 });
   const job: J = parsed.resource.kubernetes_cron_job_v1!.backup_cron_job;
   const pod: J = job.spec.job_template.spec.template.spec;
 
@@ -57,6 +81,44 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
       name: 'MC_HOST_vectorstack',
       value: `http://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@vectorstack-minio.${config.kubernetes.namespace}.svc.${config.kubernetes.clusterDomain}:9000`,
     });
+  });
+
+  it('verifies the stores over TLS (staging default) against the CA from its own ConfigMap, which holds no key', () => {
+    expect(config.tls.enabled).toBe(true);
+    const [pgStep, redisStep] = pod.init_container;
+    expect(pgStep.env).toContainEqual({ name: 'PGSSLMODE', value: 'verify-full' });
+    expect(pgStep.env).toContainEqual({ name: 'PGSSLROOTCERT', value: '/run/vectorstack/tls/ca.crt' });
+    expect(redisStep.command.join(' ')).toContain(
+      'redis-cli --no-auth-warning --tls --cacert /run/vectorstack/tls/ca.crt ',
+    );
+    for (const step of [pgStep, redisStep])
+      expect(step.volume_mount).toContainEqual({
+        name: 'ca',
+        mount_path: '/run/vectorstack/tls',
+        read_only: true,
+      });
+    const caMap = parsed.resource.kubernetes_config_map_v1!.backup_ca;
+    const ca = readFileSync(tlsFiles(tlsDir(deployment.stateDir)).caCert, 'utf8');
+    expect(caMap.data).toEqual({ 'ca.crt': ca });
+    expect(JSON.stringify(caMap)).not.toMatch(/PRIVATE KEY/);
+    expect(pod.volume).toContainEqual({
+      name: 'ca',
+      config_map: { name: '${kubernetes_config_map_v1.backup_ca.metadata[0].name}' },
+    });
+    expect(caMap.metadata.name).toBe('vectorstack-backup-ca');
+  });
+
+  it('connects in plain text when tls.enabled is false, and refuses a TLS source without the CA', () => {
+    const plain = synth({}, { tls: { enabled: false } });
+    const plainPod =
+      plain.parsed.resource.kubernetes_cron_job_v1!.backup_cron_job.spec.job_template.spec.template.spec;
+    expect(plainPod.init_container[0].env.map((e: J) => e.name)).not.toContain('PGSSLMODE');
+    expect(plainPod.init_container[1].command.join(' ')).not.toContain('--tls');
+    expect(plain.parsed.resource.kubernetes_config_map_v1?.backup_ca).toBeUndefined();
+    const props = backupCronJobProps(deployment, 'ns', 'creds', {}, config.kubernetes.backup, null);
+    expect(() => new BackupCronJob(Testing.app(), 'b', { ...props, caCertPem: null })).toThrow(
+      'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls)',
+    );
   });
 
   it('meets Pod Security "restricted" and mounts no service account token', () => {
