@@ -16,9 +16,34 @@ import { MilvusSink } from './milvus-sink.js';
 import { milvusCollection, PG_CATALOG, PG_SCHEMA, pgTable, type TargetName } from './model.js';
 import { openTransferClient, PgvectorSink } from './pgvector-sink.js';
 
+/** How the import reads Chroma: records per page and pages requested ahead. */
+export interface PageSetting {
+  pageSize: number;
+  readAhead: number;
+}
+
+/** `import:chroma`'s defaults (lib/transfer/import.ts, chroma-source.ts). */
+export const DEFAULT_PAGE_SETTING: PageSetting = { pageSize: 1000, readAhead: 2 };
+
+/** Parses `SIZE:AHEAD[,SIZE:AHEAD...]`, e.g. `1000:2,2500:4`; names the bad part. */
+export function parsePageSettings(value: string): PageSetting[] {
+  return value.split(',').map((part) => {
+    const m = /^(\d+):(\d+)$/.exec(part.trim());
+    const pageSize = Number(m?.[1]);
+    const readAhead = Number(m?.[2]);
+    if (!m || pageSize < 1 || pageSize > 100_000 || readAhead > 16)
+      throw new Error(
+        `--pages ${part}: expected SIZE:AHEAD with SIZE 1-100000 records and AHEAD 0-16 pages, e.g. 1000:2`,
+      );
+    return { pageSize, readAhead };
+  });
+}
+
 export interface ImportBenchRow {
   target: TargetName;
   chroma: string;
+  /** Page size and read-ahead of this pass. */
+  pages: string;
   vectors: number;
   /** The target's own fastest bulk load (lib/verify/load-bench.ts: COPY, batched insert of 1,000). */
   bulkVectorsPerSecond: number;
@@ -48,7 +73,7 @@ export interface ImportBenchReport {
 export async function runImportBench(
   stack: RunningStack,
   base: FloatVectors,
-  options: { versions: ChromaVersion[]; progress?: Progress; goal?: number },
+  options: { versions: ChromaVersion[]; progress?: Progress; goal?: number; pages?: PageSetting[] },
 ): Promise<ImportBenchReport> {
   const progress = options.progress ?? new Progress();
   const goal = options.goal ?? 0.5;
@@ -99,16 +124,23 @@ export async function runImportBench(
           `chroma ${version}: seeded ${base.count} vectors in ${chromaSeedSeconds[version]!.toFixed(1)}s`,
         );
         const source = await ChromaSource.open({ url: server.url });
-        for (const [target, sink] of [
-          ['pgvector', new PgvectorSink(pg)],
-          ['milvus', new MilvusSink(milvus)],
-        ] as const) {
+        const passes = (options.pages ?? [DEFAULT_PAGE_SETTING]).flatMap((setting) =>
+          (
+            [
+              ['pgvector', new PgvectorSink(pg)],
+              ['milvus', new MilvusSink(milvus)],
+            ] as const
+          ).map(([target, sink]) => ({ target, sink, setting })),
+        );
+        for (const { target, sink, setting } of passes) {
           try {
             const started = performance.now();
             const report = await runImport(source, [sink], {
               collections: [name],
               verify: { sample: 50 },
               progress,
+              pageSize: setting.pageSize,
+              readAhead: setting.readAhead,
             });
             const r = report.rows[0]!;
             const total = (performance.now() - started) / 1000;
@@ -116,6 +148,7 @@ export async function runImportBench(
             rows.push({
               target,
               chroma: version,
+              pages: `${setting.pageSize}:${setting.readAhead}`,
               vectors: r.written,
               bulkVectorsPerSecond: bulk[target]!,
               importVectorsPerSecond: rate,
@@ -156,6 +189,7 @@ export function importBenchTable(report: ImportBenchReport): string {
     [
       'target',
       'from Chroma',
+      'pages (size:ahead)',
       'vectors',
       'bulk load vectors/s',
       'import vectors/s',
@@ -168,6 +202,7 @@ export function importBenchTable(report: ImportBenchReport): string {
     report.rows.map((r) => [
       r.target,
       r.chroma,
+      r.pages,
       r.vectors,
       Math.round(r.bulkVectorsPerSecond),
       Math.round(r.importVectorsPerSecond),

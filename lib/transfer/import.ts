@@ -11,6 +11,8 @@ export interface ImportOptions {
   collections?: string[];
   /** Records per page read from Chroma and written to each target. @default 1000 */
   pageSize?: number;
+  /** Pages requested from Chroma ahead of the one being written (memory: readAhead + 1 pages). @default 2 */
+  readAhead?: number;
   /** Plan and check only: nothing is written. */
   dryRun?: boolean;
   /** Verify what the targets hold; nothing is written. */
@@ -149,7 +151,7 @@ export async function runImport(
       const started = performance.now();
       let lastLog = started;
       let done = start;
-      for await (const page of source.pages(c, { offset: start, pageSize })) {
+      for await (const page of source.pages(c, { offset: start, pageSize, readAhead: options.readAhead })) {
         await Promise.all(
           sinks.map(async (sink, i) => {
             // A target ahead of the others (its own resume point) gets only the part of the page past that point.
