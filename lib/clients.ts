@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { isIP } from 'node:net';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import * as Minio from 'minio';
@@ -81,7 +82,7 @@ export interface Endpoint {
   tls?: ClientTls;
 }
 
-function readCa(tls: ClientTls): string {
+export function readCa(tls: ClientTls): string {
   try {
     return readFileSync(tls.caFile, 'utf8');
   } catch (error) {
@@ -208,12 +209,25 @@ export async function connectMilvus(
   );
 }
 
-export function minioClient(endpoint: Endpoint & { accessKey: string; secretKey: string }): Minio.Client {
+export function minioClient(
+  endpoint: Endpoint & { accessKey: string; secretKey: string; tls?: ClientTls },
+): Minio.Client {
+  const { tls } = endpoint;
   return new Minio.Client({
     endPoint: endpoint.host,
     port: endpoint.port,
-    useSSL: false,
+    useSSL: Boolean(tls),
     accessKey: endpoint.accessKey,
     secretKey: endpoint.secretKey,
+    ...(tls
+      ? {
+          transportAgent: new https.Agent({
+            ca: readCa(tls),
+            servername: tls.servername,
+            rejectUnauthorized: true,
+            keepAlive: true,
+          }),
+        }
+      : {}),
   });
 }

@@ -1,4 +1,5 @@
 import { checkReachable, expectThat, type SmokeSuite } from '../lib/verify/smoke.js';
+import { httpGet, plainMinio } from '../lib/verify/tls-probe.js';
 
 export const minioSuite: SmokeSuite = async (stack, run, retry) => {
   const { config } = stack;
@@ -6,17 +7,21 @@ export const minioSuite: SmokeSuite = async (stack, run, retry) => {
   if (!info) return run.skip('configured', 'minio is disabled or not published to this host');
   if (!(await checkReachable(run, info, retry))) return;
   const where = `${info.host}:${info.port}`;
-  const base = `http://${info.host}:${info.port}`;
+  // https with tls.enabled, verified against the stack's CA.
+  const base = info.endpoint;
   const s3 = stack.minio();
   await run.check('health', async () => {
-    const response = await fetch(`${base}/minio/health/live`, { signal: AbortSignal.timeout(5000) });
-    expectThat(response.ok, `minio at ${where} /minio/health/live answered HTTP ${response.status}`);
+    const response = await httpGet(`${base}/minio/health/live`, info.tls);
+    expectThat(
+      response.status === 200,
+      `minio at ${where} /minio/health/live answered HTTP ${response.status}`,
+    );
     return 'live';
   });
   await run.check(
     'authenticated',
     async () => {
-      const anonymous = await fetch(`${base}/${info.bucket}/`, { signal: AbortSignal.timeout(5000) });
+      const anonymous = await httpGet(`${base}/${info.bucket}/`, info.tls);
       expectThat(
         anonymous.status === 403,
         `minio at ${where} answered an anonymous bucket listing with HTTP ${anonymous.status}, expected 403`,
@@ -26,6 +31,16 @@ export const minioSuite: SmokeSuite = async (stack, run, retry) => {
     },
     { required: true },
   );
+  if (info.tls) {
+    const caFile = info.tls.caFile;
+    await run.check('tls', async () => {
+      const plain = await stack.withOwnPath('minio', (own) =>
+        plainMinio({ host: info.host, port: own.port }),
+      );
+      expectThat(plain.refused, `minio at ${where} served a plain (non-TLS) client`);
+      return `HTTPS only, certificate verified against ${caFile}; a plain client gets ${plain.message}`;
+    });
+  }
   await run.check('bucket', async () => {
     expectThat(
       await s3.bucketExists(info.bucket),

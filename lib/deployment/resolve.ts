@@ -2,7 +2,7 @@ import { type LoadConfigOptions, loadConfig } from '../config/load.js';
 import type { VectorstackConfig } from '../config/schema.js';
 import { DEFAULT_IMAGES, type ImageKey, readImageOverrides, resolveImages } from '../images.js';
 import { imagesFile, stateDir } from '../paths.js';
-import { buildServiceSpecs, PG_DATA, type ServiceTopology } from '../services/specs.js';
+import { buildServiceSpecs, PG_DATA, type ServiceTopology, usesKitMinio } from '../services/specs.js';
 import type { ServiceName, ServiceSpec } from '../services/types.js';
 import { objectName, podHost, serviceHost } from './names.js';
 
@@ -97,6 +97,6 @@ function externalServices(config: VectorstackConfig): ServiceName[] {
   return [
     ...(k.operators.postgres.mode === 'cloudnative-pg' ? (['postgres'] as const) : []),
     ...(k.operators.milvus.mode === 'helm-cluster' ? (['milvus'] as const) : []),
-    ...(k.objectStorage.kind === 'external' ? (['minio', 'minio-init'] as const) : []),
+    ...(!usesKitMinio(config) ? (['minio', 'minio-init'] as const) : []),
   ];
 }

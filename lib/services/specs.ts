@@ -46,6 +46,30 @@ function tlsFiles(service: TlsService): FileSpec[] {
   }));
 }
 
+/** The CA certificate alone, at TLS_MOUNT (clients that verify a store: mc, the backup job). */
+function caFile(service: TlsService): FileSpec {
+  return { containerPath: `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`, content: [{ tls: { service, part: 'ca' } }] };
+}
+
+/**
+ * MinIO's certificate directory (`--certs-dir`): it looks for `public.crt` and `private.key` there, and trusts the
+ * certificates in `CAs/` for its own connections (the console to the API).
+ */
+export const MINIO_CERTS_DIR = '/run/vectorstack/minio-certs';
+
+/**
+ * The system trust store of Debian and Ubuntu images (the official Milvus image among them). With TLS on the kit's
+ * MinIO, Milvus's trust store holds the stack's CA only: its Go side and the C++ storage layer (whose curl looks here,
+ * or at the Red Hat path the offline image links to it) verify MinIO against it, on 2.3 which has no
+ * `minio.ssl.tlsCACert` as on later versions. Milvus talks to no other TLS server in this topology.
+ */
+export const SYSTEM_TRUST_STORE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Milvus's object store is the kit's own MinIO (always on Docker; on Kubernetes unless objectStorage is external). */
+export function usesKitMinio(config: VectorstackConfig): boolean {
+  return config.target === 'docker' || config.kubernetes.objectStorage.kind === 'minio';
+}
+
 /**
  * Copies the TLS files to TLS_PRIVATE_DIR (umask 077), owned by `user` when run as root (Docker, before the image's
  * entrypoint drops to that user; on Kubernetes the pod already runs as its user), then runs the rest of the command.
@@ -141,6 +165,22 @@ export interface EtcdClusterOptions {
   token: string;
 }
 
+/**
+ * etcdctl's connection flags inside the etcd container (the health check, smoke): the local client URL and, with TLS,
+ * the CA and a client certificate (etcd's own, also valid for clientAuth). Flags, not ETCDCTL_* variables: etcdctl
+ * refuses a flag that shadows a variable, and the checks that must be refused drop or replace some of them.
+ */
+export function etcdctlFlags(tls: boolean, options: { clientCertificate?: boolean } = {}): string[] {
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${CONTAINER_PORTS.etcdClient}`;
+  if (!tls) return [`--endpoints=${url}`];
+  const file = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
+  return [
+    `--endpoints=${url}`,
+    `--cacert=${file('ca')}`,
+    ...(options.clientCertificate === false ? [] : [`--cert=${file('cert')}`, `--key=${file('key')}`]),
+  ];
+}
+
 export function etcdSpec(
   config: VectorstackConfig,
   image: string,
@@ -149,6 +189,9 @@ export function etcdSpec(
 ): ServiceSpec {
   const etcd = config.etcd;
   const peer = CONTAINER_PORTS.etcdPeer;
+  const tls = config.tls.enabled;
+  const scheme = tls ? 'https' : 'http';
+  const tlsPath = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
   const clusterArgs = cluster
     ? [
         [`--listen-peer-urls=http://0.0.0.0:${peer}`],
@@ -166,8 +209,18 @@ export function etcdSpec(
       ['etcd'],
       [`--name=${cluster?.memberName ?? 'etcd'}`],
       ['--data-dir=/etcd'],
-      [`--listen-client-urls=http://0.0.0.0:${CONTAINER_PORTS.etcdClient}`],
-      [`--advertise-client-urls=http://${advertiseHost}:${CONTAINER_PORTS.etcdClient}`],
+      [`--listen-client-urls=${scheme}://0.0.0.0:${CONTAINER_PORTS.etcdClient}`],
+      [`--advertise-client-urls=${scheme}://${advertiseHost}:${CONTAINER_PORTS.etcdClient}`],
+      // Mutual TLS on the client port: a client must present a certificate the CA signed (Milvus's own).
+      ...(tls
+        ? [
+            [`--cert-file=${tlsPath('cert')}`],
+            [`--key-file=${tlsPath('key')}`],
+            [`--trusted-ca-file=${tlsPath('ca')}`],
+            ['--client-cert-auth'],
+            ['--tls-min-version=TLS1.2'],
+          ]
+        : []),
       ['--auto-compaction-mode=revision'],
       [`--auto-compaction-retention=${etcd.autoCompactionRetention}`],
       [`--quota-backend-bytes=${etcd.quotaBackendBytes}`],
@@ -184,9 +237,9 @@ export function etcdSpec(
       },
       ...(cluster ? [{ name: 'peer', containerPort: peer, hostPort: null }] : []),
     ],
-    healthCheck: health(['etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health'], 20),
+    healthCheck: health(['etcdctl', ...etcdctlFlags(tls), 'endpoint', 'health'], 20),
     volumes: [{ name: 'data', containerPath: '/etcd', sizeGi: etcd.storageGi }],
-    files: [],
+    files: tls ? tlsFiles('etcd') : [],
     dependsOn: [],
     resources: etcd.resources,
   };
@@ -194,10 +247,18 @@ export function etcdSpec(
 
 export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec {
   const minio = config.minio;
+  const tls = config.tls.enabled;
   return {
     name: 'minio',
     image,
-    command: [['minio'], ['server'], ['/data'], ['--console-address'], [`:${CONTAINER_PORTS.minioConsole}`]],
+    command: [
+      ['minio'],
+      ['server'],
+      ['/data'],
+      ['--console-address'],
+      [`:${CONTAINER_PORTS.minioConsole}`],
+      ...(tls ? [['--certs-dir'], [MINIO_CERTS_DIR]] : []),
+    ],
     env: {
       MINIO_ROOT_USER: [minio.rootUser],
       MINIO_ROOT_PASSWORD: [{ secret: 'minio_root_password' }],
@@ -216,9 +277,36 @@ export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec
         hostPortField: 'minio.consoleHostPort',
       },
     ],
-    healthCheck: health(['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`], 20),
+    healthCheck: health(
+      tls
+        ? [
+            'curl',
+            '-fsS',
+            '--cacert',
+            `${MINIO_CERTS_DIR}/CAs/ca.crt`,
+            `https://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`,
+          ]
+        : ['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`],
+      20,
+    ),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: minio.storageGi }],
-    files: [],
+    // With TLS, the API and the console serve HTTPS only.
+    files: tls
+      ? [
+          {
+            containerPath: `${MINIO_CERTS_DIR}/public.crt`,
+            content: [{ tls: { service: 'minio', part: 'cert' } }],
+          },
+          {
+            containerPath: `${MINIO_CERTS_DIR}/private.key`,
+            content: [{ tls: { service: 'minio', part: 'key' } }],
+          },
+          {
+            containerPath: `${MINIO_CERTS_DIR}/CAs/ca.crt`,
+            content: [{ tls: { service: 'minio', part: 'ca' } }],
+          },
+        ]
+      : [],
     dependsOn: [],
     resources: minio.resources,
   };
@@ -226,6 +314,7 @@ export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec
 
 /** One-shot job: creates Milvus's bucket so Milvus never starts against a store without it. */
 export function minioInitSpec(config: VectorstackConfig, image: string, minioHost = 'minio'): ServiceSpec {
+  const tls = config.tls.enabled;
   return {
     name: 'minio-init',
     image,
@@ -234,16 +323,18 @@ export function minioInitSpec(config: VectorstackConfig, image: string, minioHos
     env: {
       // mc reads the alias from MC_HOST_<alias>: no credential on the command line.
       MC_HOST_vectorstack: [
-        'http://',
+        tls ? 'https://' : 'http://',
         config.minio.rootUser,
         ':',
         { secret: 'minio_root_password' },
         `@${minioHost}:${CONTAINER_PORTS.minio}`,
       ],
+      // mc is Go: its system roots come from SSL_CERT_FILE, here the stack's CA alone.
+      ...(tls ? { SSL_CERT_FILE: [`${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`] } : {}),
     },
     ports: [],
     volumes: [],
-    files: [],
+    files: tls ? [caFile('minio')] : [],
     dependsOn: ['minio'],
     resources: { memoryMb: 128, cpuMillis: 200 },
     job: true,
@@ -297,6 +388,9 @@ export function milvusSpec(
   hosts = { etcd: 'etcd', minio: 'minio' },
 ): ServiceSpec {
   const milvus = config.milvus;
+  const tls = config.tls.enabled;
+  const minioTls = tls && usesKitMinio(config);
+  const own = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
   return {
     name: 'milvus',
     image,
@@ -314,14 +408,22 @@ export function milvusSpec(
       COMMON_SECURITY_AUTHORIZATION_ENABLED: ['true'],
       COMMON_SECURITY_DEFAULT_ROOT_PASSWORD: [{ secret: 'milvus_root_password' }],
       // One-way TLS on the proxy (gRPC and REST): common.security.tlsMode and the tls.* paths of milvus.yaml.
-      ...(config.tls.enabled
+      ...(tls
         ? {
             COMMON_SECURITY_TLSMODE: ['1'],
             TLS_SERVERPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.cert}`],
             TLS_SERVERKEYPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.key}`],
             TLS_CAPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`],
+            // etcd over mutual TLS: Milvus's certificate is also its etcd client certificate.
+            ETCD_SSL_ENABLED: ['true'],
+            ETCD_SSL_TLSCERT: [own('cert')],
+            ETCD_SSL_TLSKEY: [own('key')],
+            ETCD_SSL_TLSCACERT: [own('ca')],
+            ETCD_SSL_TLSMINVERSION: ['1.2'],
           }
         : {}),
+      // MinIO over TLS, verified against the stack's CA: minio.ssl.tlsCACert (2.4 and later) and the trust store.
+      ...(minioTls ? { MINIO_USE_SSL: ['true'], MINIO_SSL_TLSCACERT: [own('ca')] } : {}),
     },
     ports: [
       {
@@ -338,12 +440,20 @@ export function milvusSpec(
       },
     ],
     // Ready means serving: /healthz alone turns green while a restarted server still refuses requests.
-    healthCheck: health(['sh', '-c', milvusReadyScript(config.tls.enabled)], 90, 10),
+    healthCheck: health(['sh', '-c', milvusReadyScript(tls)], 90, 10),
     volumes: [{ name: 'data', containerPath: '/var/lib/milvus', sizeGi: milvus.storageGi }],
     // The root password, as a file the readiness check reads (never on a command line).
     files: [
       { containerPath: MILVUS_ROOT_PASSWORD_FILE, content: [{ secret: 'milvus_root_password' }] },
-      ...(config.tls.enabled ? tlsFiles('milvus') : []),
+      ...(tls ? tlsFiles('milvus') : []),
+      ...(minioTls
+        ? [
+            {
+              containerPath: SYSTEM_TRUST_STORE,
+              content: [{ tls: { service: 'milvus' as const, part: 'ca' as const } }],
+            },
+          ]
+        : []),
     ],
     dependsOn: ['etcd', 'minio', 'minio-init'],
     resources: milvus.resources,

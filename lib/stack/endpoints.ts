@@ -9,7 +9,7 @@ export interface Endpoints {
   postgres?: { host: string; port: number; database: string; user: string; tls?: ClientTls };
   redis?: { host: string; port: number; tls?: ClientTls };
   milvus?: { host: string; port: number; user: string; metricsPort: number | null; tls?: ClientTls };
-  minio?: { endpoint: string; host: string; port: number; user: string; bucket: string };
+  minio?: { endpoint: string; host: string; port: number; user: string; bucket: string; tls?: ClientTls };
   etcd?: { host: string; port: number };
 }
 
@@ -48,8 +48,9 @@ export function endpointsAt(
 }
 
 /**
- * The endpoints with TLS where the stack serves it (tls.enabled): PostgreSQL, Redis and Milvus verified against the
- * stack's CA (`caFile`); MinIO and etcd stay plain. Endpoints that already say how to connect are kept.
+ * The endpoints with TLS where the stack serves it (tls.enabled): PostgreSQL, Redis, Milvus and MinIO (https) verified
+ * against the stack's CA (`caFile`). A published etcd port needs a client certificate, which the kit's clients do not
+ * hold: etcd is checked from inside its container. Endpoints that already say how to connect are kept.
  */
 export function withClientTls(endpoints: Endpoints, caFile: string | null): Endpoints {
   if (!caFile) return endpoints;
@@ -59,6 +60,11 @@ export function withClientTls(endpoints: Endpoints, caFile: string | null): Endp
     postgres: endpoints.postgres && { tls, ...endpoints.postgres },
     redis: endpoints.redis && { tls, ...endpoints.redis },
     milvus: endpoints.milvus && { tls, ...endpoints.milvus },
+    minio: endpoints.minio && {
+      tls,
+      ...endpoints.minio,
+      endpoint: endpoints.minio.endpoint.replace(/^http:/, 'https:'),
+    },
   };
 }
 

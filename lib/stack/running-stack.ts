@@ -76,7 +76,7 @@ export class RunningStack {
       describe: string;
       /** A path to `store` no other client shares (Kubernetes: a port-forward of its own); absent: the usual one. */
       ownPath?: (
-        store: 'postgres' | 'redis' | 'milvus',
+        store: 'postgres' | 'redis' | 'milvus' | 'minio',
       ) => Promise<{ port: number; close: () => Promise<void> }>;
     },
   ) {
@@ -166,6 +166,7 @@ export class RunningStack {
       port: endpoint.port,
       accessKey: endpoint.user,
       secretKey: this.credentials.minio_root_password,
+      tls: endpoint.tls,
     });
   }
 
@@ -193,7 +194,7 @@ export class RunningStack {
    * client on a TLS-only port): kubectl stops forwarding for every client of a port-forward when one of its
    * connections is reset, so on Kubernetes such a probe gets a port-forward of its own. On Docker, the usual endpoint.
    */
-  async withOwnPath<S extends 'postgres' | 'redis' | 'milvus', T>(
+  async withOwnPath<S extends 'postgres' | 'redis' | 'milvus' | 'minio', T>(
     store: S,
     use: (endpoint: NonNullable<Endpoints[S]>) => Promise<T>,
   ): Promise<T> {

@@ -33,6 +33,7 @@ import {
   id_ce_keyUsage,
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
+  id_kp_clientAuth,
   id_kp_serverAuth,
   KeyIdentifier,
   KeyUsage,
@@ -52,9 +53,19 @@ import { dockerContainerName, objectName } from '../deployment/names.js';
 import { VectorstackError } from '../errors.js';
 import type { ServiceName } from '../services/types.js';
 
-/** Stores that serve TLS to clients. MinIO and etcd are internal (only Milvus talks to them) and stay plain. */
-export const TLS_SERVICES = ['postgres', 'redis', 'milvus'] as const;
+/**
+ * Stores that serve TLS with tls.enabled: the client ports of PostgreSQL, Redis and Milvus, MinIO's S3 API (Milvus,
+ * the kit's clients, the backup job) and etcd's client port (Milvus alone, with a client certificate).
+ */
+export const TLS_SERVICES = ['postgres', 'redis', 'milvus', 'minio', 'etcd'] as const;
 export type TlsService = (typeof TLS_SERVICES)[number];
+
+/**
+ * Certificates that also authenticate their holder as a TLS client (extendedKeyUsage clientAuth): etcd requires a
+ * client certificate signed by the CA, which Milvus presents (its own), as does etcd's health check (etcd's own).
+ */
+export const CLIENT_AUTH_SERVICES: readonly TlsService[] = ['milvus', 'etcd'];
+const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 export function isTlsService(name: string): name is TlsService {
   return (TLS_SERVICES as readonly string[]).includes(name);
@@ -204,7 +215,8 @@ export function ensureTls(deployment: TlsDeployment, now = new Date()): TlsMater
     const names = serverNames(config, service);
     const certFile = files.cert(service);
     const keyFile = files.key(service);
-    const reused = reusableServerCert(certFile, keyFile, ca.cert, names, now, validityDays);
+    const clientAuth = CLIENT_AUTH_SERVICES.includes(service);
+    const reused = reusableServerCert(certFile, keyFile, ca.cert, names, now, validityDays, clientAuth);
     if (reused) {
       servers[service] = reused;
       continue;
@@ -221,6 +233,7 @@ export function ensureTls(deployment: TlsDeployment, now = new Date()): TlsMater
         notAfter.getTime() > new Date(ca.cert.validTo).getTime() ? new Date(ca.cert.validTo) : notAfter,
       ca: false,
       names,
+      clientAuth,
     });
     const keyPem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
     writeOwnerOnly(keyFile, keyPem);
@@ -312,6 +325,7 @@ function reusableServerCert(
   names: string[],
   now: Date,
   validityDays: number,
+  clientAuth: boolean,
 ): ServerCertificate | null {
   if (!existsSync(certFile) || !existsSync(keyFile)) return null;
   const certPem = readOwnerOnly(certFile);
@@ -325,6 +339,7 @@ function reusableServerCert(
     if (new Date(cert.validFrom).getTime() > now.getTime()) return null;
     const have = certificateNames(cert);
     if (have.length !== names.length || !names.every((n) => have.includes(n))) return null;
+    if (clientAuth && !(cert.keyUsage ?? []).includes(OID_CLIENT_AUTH)) return null;
     return { certFile, keyFile, cert: certPem, key: keyPem, names, notAfter };
   } catch {
     return null;
@@ -365,6 +380,8 @@ interface IssueRequest {
   ca: boolean;
   /** subjectAltName entries: IP addresses and DNS names. */
   names?: string[];
+  /** Also valid as a TLS client certificate (extendedKeyUsage clientAuth). @default false */
+  clientAuth?: boolean;
 }
 
 const OID = {
@@ -454,7 +471,13 @@ export function issueCertificate(request: IssueRequest): string {
     ),
   ];
   if (!request.ca) {
-    extensions.push(extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])));
+    extensions.push(
+      extension(
+        id_ce_extKeyUsage,
+        false,
+        new ExtendedKeyUsage(request.clientAuth ? [id_kp_serverAuth, id_kp_clientAuth] : [id_kp_serverAuth]),
+      ),
+    );
     extensions.push(
       extension(
         id_ce_subjectAltName,

@@ -1,6 +1,15 @@
 // With tls.enabled, each TLS store must refuse a plain (non-TLS) client and serve one that verifies its certificate
 // against the stack's CA. Used by the smoke suites and the security integration test.
-import { connectMilvus, connectPostgres, connectRedis, type Endpoint } from '../clients.js';
+import http from 'node:http';
+import https from 'node:https';
+import {
+  type ClientTls,
+  connectMilvus,
+  connectPostgres,
+  connectRedis,
+  type Endpoint,
+  readCa,
+} from '../clients.js';
 
 /** The outcome of a plain connection attempt to a TLS-only store: what refused it, or that it was served. */
 export type PlainOutcome = { refused: true; message: string; code?: string } | { refused: false };
@@ -57,3 +66,43 @@ export async function plainMilvus(
 
 /** The PostgreSQL refusal a plain client gets from the kit's pg_hba with TLS on. */
 export const PG_PLAIN_REFUSAL = /no encryption/;
+
+/** A GET with a 5 s bound: over https verified against `tls` when given, else plain http. Status and body. */
+export function httpGet(url: string, tls?: ClientTls): Promise<{ status: number; body: string }> {
+  const secure = url.startsWith('https:');
+  const get = secure ? https.get : http.get;
+  return new Promise((resolve, reject) => {
+    const request = get(
+      url,
+      {
+        timeout: 5000,
+        ...(secure && tls ? { ca: readCa(tls), servername: tls.servername, rejectUnauthorized: true } : {}),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within 5 s`)));
+    request.on('error', reject);
+  });
+}
+
+/**
+ * A plain HTTP request to MinIO's TLS-only port: Go's HTTPS server answers 400 "Client sent an HTTP request to an
+ * HTTPS server." and serves nothing else.
+ */
+export async function plainMinio(endpoint: { host: string; port: number }): Promise<PlainOutcome> {
+  try {
+    const { status, body } = await httpGet(`http://${endpoint.host}:${endpoint.port}/minio/health/live`);
+    if (status === 400 && /HTTPS server/.test(body))
+      return { refused: true, message: `HTTP 400 ${body.trim()}` };
+    return { refused: false };
+  } catch (error) {
+    return { refused: true, message: (error as Error).message, code: (error as { code?: string }).code };
+  }
+}

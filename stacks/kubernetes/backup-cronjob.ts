@@ -57,6 +57,8 @@ export interface BackupCronJobProps {
     podLabels: Record<string, string> | null;
     /** External store: the CIDRs egress may reach. @default [] */
     cidrs?: string[];
+    /** The stack's MinIO over TLS: https, verified against `caCertPem` (not the system roots). @default false */
+    tls?: boolean;
   };
   /**
    * PEM of the CA that signed the stores' certificates (tls.enabled): it goes into a ConfigMap mounted at TLS_MOUNT,
@@ -127,11 +129,11 @@ export class BackupCronJob extends Construct {
     this.podLabels = { 'app.kubernetes.io/name': 'backup', 'app.kubernetes.io/instance': props.project };
     const labels = { ...props.labels, ...this.podLabels, 'app.kubernetes.io/component': 'backup' };
     const mount = [{ name: 'backup', mountPath: '/backup' }];
-    const tlsSources = [props.postgres, props.redis].filter((s) => s?.tls);
+    const tlsSources = [props.postgres, props.redis, props.objectStore].filter((s) => s?.tls);
     const ca = props.caCertPem ?? null;
     if (tlsSources.length > 0 && !ca)
       throw new Error(
-        'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls)',
+        'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls, objectStore.tls)',
       );
     const withCa = [...mount, { name: 'ca', mountPath: TLS_MOUNT, readOnly: true }];
     const resources = {
@@ -200,13 +202,15 @@ export class BackupCronJob extends Construct {
         // mc reads the alias from MC_HOST_<alias>; Kubernetes expands $(VAR) from the variables above.
         {
           name: 'MC_HOST_vectorstack',
-          value: `${store.useSsl ? 'https' : 'http'}://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@${store.endpoint}`,
+          value: `${store.useSsl || store.tls ? 'https' : 'http'}://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@${store.endpoint}`,
         },
+        // mc is Go: with SSL_CERT_FILE its only root is the stack's CA.
+        ...(store.tls ? [{ name: 'SSL_CERT_FILE', value: CA_FILE }] : []),
         // mc keeps its configuration in $HOME; the image's home is not writable under a restricted policy.
         { name: 'HOME', value: '/backup' },
       ],
       securityContext: restricted(10001),
-      volumeMount: mount,
+      volumeMount: store.tls ? withCa : mount,
       resources,
     };
 
@@ -374,7 +378,8 @@ export function backupCronJobProps(
         }
       : {
           endpoint: `${serviceHost(config, 'minio')}:${CONTAINER_PORTS.minio}`,
-          useSsl: false,
+          useSsl: tls.has('minio'),
+          tls: tls.has('minio'),
           bucket: schedule.bucket ?? config.minio.bucket,
           accessKey: { value: config.minio.rootUser },
           secretKey: secret('minio_root_password'),

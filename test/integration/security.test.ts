@@ -1,22 +1,33 @@
 // TLS on the real Docker engine (tls.enabled): a stack of its own (project vstls, host ports 25451-25455) comes up with
-// the kit's CA; PostgreSQL, Redis and Milvus serve verified TLS, refuse plain clients, and fail clients that trust
-// another CA; the TLS files are owner-only on the host and in the containers; bootstrap and smoke run over TLS.
-import { execFileSync } from 'node:child_process';
+// the kit's CA; PostgreSQL, Redis, Milvus and MinIO serve verified TLS, refuse plain clients, and fail clients that
+// trust another CA; etcd wants a client certificate (Milvus's); Milvus's own traffic to etcd and MinIO (its Go side
+// and the C++ storage layer that writes and reads index files) goes over TLS; the TLS files are owner-only on the host
+// and in the containers; bootstrap and smoke run over TLS.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../lib/bootstrap/index.js';
-import { connectMilvus, connectPostgres, connectRedis } from '../../lib/clients.js';
+import { connectMilvus, connectPostgres, connectRedis, minioClient } from '../../lib/clients.js';
 import { dockerContainerName } from '../../lib/deployment/names.js';
+import { etcdctlFlags } from '../../lib/services/specs.js';
 import type { RunningStack } from '../../lib/stack/running-stack.js';
 import type { ApplyResult } from '../../lib/targets/driver.js';
 import { driverFor } from '../../lib/targets/index.js';
 import { issueCertificate, tlsDir } from '../../lib/tls/pki.js';
 import { Progress } from '../../lib/util/progress.js';
 import { runSmoke } from '../../lib/verify/smoke.js';
-import { PG_PLAIN_REFUSAL, plainMilvus, plainPostgres, plainRedis } from '../../lib/verify/tls-probe.js';
+import {
+  httpGet,
+  PG_PLAIN_REFUSAL,
+  plainMilvus,
+  plainMinio,
+  plainPostgres,
+  plainRedis,
+} from '../../lib/verify/tls-probe.js';
 import { SMOKE_SUITES } from '../../smoke-tests/index.js';
 import { requirePreparedHost, testDeployment } from './prerequisites.js';
 
@@ -27,7 +38,7 @@ const driver = driverFor(deployment, {
 });
 /** `env` reaches the command through `docker exec -e NAME` (no value on the command line). */
 const dockerExec = (
-  service: 'postgres' | 'redis' | 'milvus',
+  service: 'postgres' | 'redis' | 'milvus' | 'etcd' | 'minio',
   argv: string[],
   env: Record<string, string> = {},
 ) =>
@@ -77,8 +88,12 @@ describe('TLS on the local stack', () => {
     expect(readdirSync(dir).sort()).toEqual([
       'ca.crt',
       'ca.key',
+      'etcd.crt',
+      'etcd.key',
       'milvus.crt',
       'milvus.key',
+      'minio.crt',
+      'minio.key',
       'postgres.crt',
       'postgres.key',
       'redis.crt',
@@ -96,12 +111,22 @@ describe('TLS on the local stack', () => {
     );
     expect(dockerExec('milvus', ['stat', '-c', '%a %U', '/run/vectorstack/tls/server.key'])).toBe('444 root');
     // The CA's key never enters a container.
-    for (const service of ['postgres', 'redis', 'milvus'] as const)
+    for (const service of ['postgres', 'redis', 'milvus', 'etcd'] as const)
       expect(dockerExec(service, ['ls', '/run/vectorstack/tls']).split('\n').sort()).toEqual([
         'ca.crt',
         'server.crt',
         'server.key',
       ]);
+    expect(dockerExec('minio', ['ls', '-R', '/run/vectorstack/minio-certs']).split(/\s+/)).toEqual(
+      expect.arrayContaining(['CAs', 'private.key', 'public.crt', 'ca.crt']),
+    );
+    expect(dockerExec('minio', ['cat', '/run/vectorstack/minio-certs/CAs/ca.crt'])).not.toMatch(
+      /PRIVATE KEY/,
+    );
+    // Milvus's trust store is the stack's CA alone (it verifies MinIO against it).
+    expect(`${dockerExec('milvus', ['cat', '/etc/ssl/certs/ca-certificates.crt'])}\n`).toBe(
+      readFileSync(path.join(dir, 'ca.crt'), 'utf8'),
+    );
   });
 
   it('PostgreSQL: verified TLS works, plain TCP is refused by pg_hba, another CA fails verification', async () => {
@@ -193,6 +218,129 @@ describe('TLS on the local stack', () => {
     expect((otherCa as Error).message).toMatch(/unable to verify the first certificate/);
   });
 
+  it('MinIO: verified HTTPS works, a plain HTTP client is refused, another CA fails verification', async () => {
+    const endpoint = stack.endpoint('minio');
+    expect(endpoint.endpoint).toBe(`https://127.0.0.1:${endpoint.port}`);
+    const s3 = stack.minio();
+    expect((await s3.listBuckets()).map((b) => b.name)).toContain(config.minio.bucket);
+    const plain = await plainMinio(endpoint);
+    expect(plain).toEqual({ refused: true, message: expect.stringMatching(/^HTTP 400 .*HTTPS server/) });
+    const other = { caFile: otherCaFile() };
+    const otherCa = await httpGet(`${endpoint.endpoint}/minio/health/live`, other).catch((e) => e);
+    expect((otherCa as { code?: string }).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    const signed = minioClient({
+      host: endpoint.host,
+      port: endpoint.port,
+      accessKey: endpoint.user,
+      secretKey: stack.credentials.minio_root_password,
+      tls: other,
+    });
+    expect(((await signed.listBuckets().catch((e) => e)) as { code?: string }).code).toBe(
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    );
+  });
+
+  it('etcd: mutual TLS; etcdctl with the client certificate is served, without it or in plain text refused', () => {
+    const etcdctl = (flags: string[], args: string[]) => {
+      try {
+        return { ok: true, out: dockerExec('etcd', ['etcdctl', ...flags, '--command-timeout=5s', ...args]) };
+      } catch (error) {
+        const e = error as { stdout?: string; stderr?: string };
+        return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+      }
+    };
+    const health = etcdctl(etcdctlFlags(true), ['endpoint', 'health']);
+    expect(health).toMatchObject({
+      ok: true,
+      out: expect.stringMatching(/https:\/\/127\.0\.0\.1:2379 is healthy/),
+    });
+    // Milvus wrote its metadata through its own client certificate.
+    expect(
+      etcdctl(etcdctlFlags(true), [
+        'get',
+        '--prefix',
+        '--keys-only',
+        '--limit=1',
+        `${config.milvus.rootPath}/`,
+      ]).out,
+    ).not.toBe('');
+    // Without a client certificate, and in plain text, etcdctl gets no answer and reports the endpoint unhealthy;
+    // the server logs why it rejected the first.
+    const since = new Date(Date.now() - 1000).toISOString();
+    const noCert = etcdctl(etcdctlFlags(true, { clientCertificate: false }), ['endpoint', 'health']);
+    expect(noCert.ok).toBe(false);
+    expect(noCert.out).toMatch(/https:\/\/127\.0\.0\.1:2379 is unhealthy/);
+    const plain = etcdctl(etcdctlFlags(false), ['endpoint', 'health']);
+    expect(plain.ok).toBe(false);
+    expect(plain.out).toMatch(/http:\/\/127\.0\.0\.1:2379 is unhealthy/);
+    // etcd logs to stderr.
+    const logs = spawnSync('docker', ['logs', '--since', since, dockerContainerName(config, 'etcd')], {
+      encoding: 'utf8',
+    });
+    expect(`${logs.stdout}${logs.stderr}`).toMatch(/client didn't provide a certificate/);
+  });
+
+  it('Milvus reaches MinIO over TLS from its C++ storage layer: an index is built, uploaded, loaded and searched', async () => {
+    // Enough rows for a sealed segment with a real index (small segments are searched without one): the index
+    // node writes the index files to MinIO and the query node reads them back, both through the C++ layer.
+    const milvus = await stack.milvus();
+    const name = 'tls_index_files';
+    const dim = 8;
+    await milvus.dropCollection({ collection_name: name }).catch(() => {});
+    await milvus.createCollection({
+      collection_name: name,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim },
+      ],
+    });
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      id: i,
+      v: Array.from({ length: dim }, (_, j) => Math.sin(i * (j + 1))),
+    }));
+    const inserted = await milvus.insert({ collection_name: name, data: rows });
+    expect(inserted.status.error_code).toBe('Success');
+    await milvus.flushSync({ collection_names: [name] });
+    const index = await milvus.createIndex({
+      collection_name: name,
+      field_name: 'v',
+      index_type: 'HNSW',
+      metric_type: 'L2',
+      params: { M: 8, efConstruction: 64 },
+    });
+    expect(index.error_code).toBe('Success');
+    const deadline = Date.now() + 180_000;
+    let described = await milvus.describeIndex({ collection_name: name, field_name: 'v' });
+    while (described.index_descriptions[0]?.state !== 'Finished' && Date.now() < deadline) {
+      expect(
+        described.index_descriptions[0]?.state,
+        described.index_descriptions[0]?.index_state_fail_reason,
+      ).not.toBe('Failed');
+      await new Promise((r) => setTimeout(r, 2000));
+      described = await milvus.describeIndex({ collection_name: name, field_name: 'v' });
+    }
+    expect(described.index_descriptions[0]?.state).toBe('Finished');
+    expect(Number(described.index_descriptions[0]?.indexed_rows)).toBe(3000);
+    const files: string[] = [];
+    for await (const item of stack
+      .minio()
+      .listObjectsV2(config.minio.bucket, `${config.milvus.rootPath}/index_files/`, true) as AsyncIterable<{
+      name?: string;
+    }>)
+      if (item.name) files.push(item.name);
+    expect(files.length).toBeGreaterThan(0);
+    const loaded = await milvus.loadCollectionSync({ collection_name: name });
+    expect(loaded.error_code).toBe('Success');
+    const hit = await milvus.search({
+      collection_name: name,
+      data: [rows[42]!.v],
+      limit: 1,
+      params: { ef: 32 },
+    });
+    expect(hit.results[0]?.id).toBe('42');
+    await milvus.dropCollection({ collection_name: name });
+  }, 300_000);
+
   it('bootstrap and smoke run over TLS, with a passing TLS check per store', async () => {
     await bootstrap({ stack });
     const results = await runSmoke(stack, SMOKE_SUITES);
@@ -200,7 +348,9 @@ describe('TLS on the local stack', () => {
     expect(failed).toEqual([]);
     const tls = results.filter((r) => r.check === 'tls');
     expect(tls.map((r) => `${r.service} ${r.status}`).sort()).toEqual([
+      'etcd pass',
       'milvus pass',
+      'minio pass',
       'postgres pass',
       'redis pass',
     ]);

@@ -79,7 +79,7 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
     expect(upload.command[2]).toMatch(/mc rm --recursive --force --older-than 7d/);
     expect(upload.env).toContainEqual({
       name: 'MC_HOST_vectorstack',
-      value: `http://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@vectorstack-minio.${config.kubernetes.namespace}.svc.${config.kubernetes.clusterDomain}:9000`,
+      value: `https://$(S3_ACCESS_KEY):$(S3_SECRET_KEY)@vectorstack-minio.${config.kubernetes.namespace}.svc.${config.kubernetes.clusterDomain}:9000`,
     });
   });
 
@@ -91,7 +91,9 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
     expect(redisStep.command.join(' ')).toContain(
       'redis-cli --no-auth-warning --tls --cacert /run/vectorstack/tls/ca.crt ',
     );
-    for (const step of [pgStep, redisStep])
+    const upload = pod.container[0];
+    expect(upload.env).toContainEqual({ name: 'SSL_CERT_FILE', value: '/run/vectorstack/tls/ca.crt' });
+    for (const step of [pgStep, redisStep, upload])
       expect(step.volume_mount).toContainEqual({
         name: 'ca',
         mount_path: '/run/vectorstack/tls',
@@ -103,7 +105,10 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
     expect(JSON.stringify(caMap)).not.toMatch(/PRIVATE KEY/);
     expect(pod.volume).toContainEqual({
       name: 'ca',
-      config_map: { name: '${kubernetes_config_map_v1.backup_ca.metadata[0].name}' },
+      // A Terraform reference to the ConfigMap's name.
+      config_map: {
+        name: expect.stringMatching(/^\$\{kubernetes_config_map_v1\.backup_ca\.metadata\[0\]\.name\}$/),
+      },
     });
     expect(caMap.metadata.name).toBe('vectorstack-backup-ca');
   });
@@ -114,10 +119,13 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
       plain.parsed.resource.kubernetes_cron_job_v1!.backup_cron_job.spec.job_template.spec.template.spec;
     expect(plainPod.init_container[0].env.map((e: J) => e.name)).not.toContain('PGSSLMODE');
     expect(plainPod.init_container[1].command.join(' ')).not.toContain('--tls');
+    expect(plainPod.container[0].env).toContainEqual(
+      expect.objectContaining({ name: 'MC_HOST_vectorstack', value: expect.stringMatching(/^http:/) }),
+    );
     expect(plain.parsed.resource.kubernetes_config_map_v1?.backup_ca).toBeUndefined();
     const props = backupCronJobProps(deployment, 'ns', 'creds', {}, config.kubernetes.backup, null);
     expect(() => new BackupCronJob(Testing.app(), 'b', { ...props, caCertPem: null })).toThrow(
-      'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls)',
+      'BackupCronJob: caCertPem is required when a source serves TLS (postgres.tls, redis.tls, objectStore.tls)',
     );
   });
 

@@ -149,7 +149,8 @@ for (const env of ['staging', 'production'] as const) {
     it("writes mc's MC_HOST URL, which embeds a credential, whole into a Secret", () => {
       const secret = parsed.resource.kubernetes_secret_v1!.minio_init_env as J;
       expect(secret.data.MC_HOST_vectorstack).toBe(
-        `http://vectorstack:\${random_password.minio_root_password.result}@vectorstack-minio.${config.kubernetes.namespace}.svc.cluster.local:9000`,
+        // staging and production serve MinIO over TLS (tls.enabled by default there).
+        `https://vectorstack:\${random_password.minio_root_password.result}@vectorstack-minio.${config.kubernetes.namespace}.svc.cluster.local:9000`,
       );
       const job = (parsed.resource.kubernetes_job_v1 as J).minio_init;
       const env = job.spec.template.spec.container[0].env as J[];

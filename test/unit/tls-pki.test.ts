@@ -117,12 +117,12 @@ describe('the stack PKI', () => {
   it('issues a CA and one server certificate per TLS store, owner-only, covering the Docker names', () => {
     const deployment = tlsDeployment('local');
     const material = ensureTls(deployment)!;
-    expect(material.generated).toEqual(['ca', 'postgres', 'milvus', 'redis']);
+    expect(material.generated).toEqual(['ca', 'postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(material.caSource).toBe('kit');
     expect(mode(material.dir)).toBe(0o700);
     const ca = new X509Certificate(material.caCert);
     expect(ca.ca).toBe(true);
-    for (const service of ['postgres', 'milvus', 'redis'] as const) {
+    for (const service of ['postgres', 'etcd', 'minio', 'milvus', 'redis'] as const) {
       const server = material.servers[service]!;
       expect(mode(server.certFile)).toBe(0o600);
       expect(mode(server.keyFile)).toBe(0o600);
@@ -135,7 +135,12 @@ describe('the stack PKI', () => {
       expect(cert.checkHost(`vectorstack-local-${service}`)).toBe(`vectorstack-local-${service}`);
       expect(cert.checkHost(service)).toBe(service);
       expect(cert.checkHost('example.com')).toBeUndefined();
-      expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
+      // etcd wants a client certificate: Milvus's and etcd's own (its health check) are also valid as clients.
+      expect(cert.keyUsage).toEqual(
+        service === 'milvus' || service === 'etcd'
+          ? ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']
+          : ['1.3.6.1.5.5.7.3.1'],
+      );
       const days = (new Date(cert.validTo).getTime() - Date.now()) / DAY;
       expect(days).toBeGreaterThan(364);
       expect(days).toBeLessThan(366);
@@ -171,7 +176,7 @@ describe('the stack PKI', () => {
     const later = ensureTls(deployment, new Date(Date.now() + 59 * DAY))!;
     expect(later.generated).toEqual([]);
     const renewed = ensureTls(deployment, new Date(Date.now() + 61 * DAY))!;
-    expect(renewed.generated).toEqual(['postgres', 'milvus', 'redis']);
+    expect(renewed.generated).toEqual(['postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(renewed.caCert).toBe(first.caCert);
     expect(
       new X509Certificate(renewed.servers.redis!.cert).checkIssued(new X509Certificate(first.caCert)),
@@ -182,7 +187,7 @@ describe('the stack PKI', () => {
     const { cwd } = isolated();
     const first = ensureTls(deploymentIn(cwd, 'local', { tls: { enabled: true } }))!;
     const renamed = ensureTls(deploymentIn(cwd, 'local', { tls: { enabled: true }, project: 'other' }))!;
-    expect(renamed.generated).toEqual(['postgres', 'milvus', 'redis']);
+    expect(renamed.generated).toEqual(['postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(new X509Certificate(renamed.servers.milvus!.cert).checkHost('other-local-milvus')).toBe(
       'other-local-milvus',
     );
@@ -194,7 +199,7 @@ describe('the stack PKI', () => {
         docker: { bindAddress: '10.1.2.3', publishBeyondLoopback: true },
       }),
     )!;
-    expect(bound.generated).toEqual(['postgres', 'milvus', 'redis']);
+    expect(bound.generated).toEqual(['postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(new X509Certificate(bound.servers.postgres!.cert).checkIP('10.1.2.3')).toBe('10.1.2.3');
   });
 
@@ -202,7 +207,7 @@ describe('the stack PKI', () => {
     const deployment = tlsDeployment('local');
     const first = ensureTls(deployment)!;
     const years = ensureTls(deployment, new Date(Date.now() + 3400 * DAY))!;
-    expect(years.generated).toEqual(['ca', 'postgres', 'milvus', 'redis']);
+    expect(years.generated).toEqual(['ca', 'postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(years.caCert).not.toBe(first.caCert);
   });
 
@@ -245,7 +250,7 @@ describe('the stack PKI', () => {
         tls: { enabled: true, caCertFile: 'corp-ca.pem', caKeyFile: 'corp-ca.key' },
       }),
     )!;
-    expect(user.generated).toEqual(['postgres', 'milvus', 'redis']);
+    expect(user.generated).toEqual(['postgres', 'etcd', 'minio', 'milvus', 'redis']);
     expect(existsSync(path.join(kit.dir, 'ca.key'))).toBe(false);
   });
 

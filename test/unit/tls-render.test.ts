@@ -56,9 +56,70 @@ describe('TLS in the rendered stacks', () => {
     ]);
     expect(spec('milvus').env.COMMON_SECURITY_TLSMODE).toEqual(['1']);
     expect(spec('milvus').healthCheck!.command.join(' ')).toContain('https://127.0.0.1:19530');
-    // MinIO and etcd are internal: no TLS files.
-    expect(spec('minio').files).toEqual([]);
-    expect(spec('etcd').files).toEqual([]);
+    // etcd: mutual TLS on the client port; the health check presents etcd's own certificate as a client.
+    expect(args('etcd')).toEqual(
+      expect.arrayContaining([
+        '--listen-client-urls=https://0.0.0.0:2379',
+        '--cert-file=/run/vectorstack/tls/server.crt',
+        '--key-file=/run/vectorstack/tls/server.key',
+        '--trusted-ca-file=/run/vectorstack/tls/ca.crt',
+        '--client-cert-auth',
+      ]),
+    );
+    expect(spec('etcd').healthCheck!.command).toEqual([
+      'etcdctl',
+      '--endpoints=https://127.0.0.1:2379',
+      '--cacert=/run/vectorstack/tls/ca.crt',
+      '--cert=/run/vectorstack/tls/server.crt',
+      '--key=/run/vectorstack/tls/server.key',
+      'endpoint',
+      'health',
+    ]);
+    // MinIO: HTTPS only, from its certs directory; the bucket job and Milvus verify it against the CA.
+    expect(args('minio').slice(-2)).toEqual(['--certs-dir', '/run/vectorstack/minio-certs']);
+    expect(spec('minio').files.map((f) => f.containerPath)).toEqual([
+      '/run/vectorstack/minio-certs/public.crt',
+      '/run/vectorstack/minio-certs/private.key',
+      '/run/vectorstack/minio-certs/CAs/ca.crt',
+    ]);
+    expect(spec('minio').healthCheck!.command.join(' ')).toContain(
+      '--cacert /run/vectorstack/minio-certs/CAs/ca.crt https://127.0.0.1:9000/minio/health/live',
+    );
+    expect(spec('minio-init').env.MC_HOST_vectorstack![0]).toBe('https://');
+    expect(spec('minio-init').env.SSL_CERT_FILE).toEqual(['/run/vectorstack/tls/ca.crt']);
+    expect(spec('milvus').env).toMatchObject({
+      ETCD_SSL_ENABLED: ['true'],
+      ETCD_SSL_TLSCERT: ['/run/vectorstack/tls/server.crt'],
+      ETCD_SSL_TLSCACERT: ['/run/vectorstack/tls/ca.crt'],
+      MINIO_USE_SSL: ['true'],
+      MINIO_SSL_TLSCACERT: ['/run/vectorstack/tls/ca.crt'],
+    });
+    expect(spec('milvus').files).toContainEqual({
+      containerPath: '/etc/ssl/certs/ca-certificates.crt',
+      content: [{ tls: { service: 'milvus', part: 'ca' } }],
+    });
+  });
+
+  it('an external bucket keeps its own TLS settings: Milvus trusts the system roots there, not the stack CA', () => {
+    const deployment = tlsDeployment('staging', {
+      kubernetes: {
+        objectStorage: {
+          kind: 'external',
+          endpoint: 's3.example.internal:443',
+          bucket: 'milvus-data',
+          useSsl: true,
+          credentialsSecret: 's3-creds',
+          accessKeyIdKey: 'id',
+          secretAccessKeyKey: 'key',
+          egressCidrs: ['10.20.0.0/16'],
+        },
+      },
+    });
+    const milvus = deployment.specs.find((s) => s.name === 'milvus')!;
+    expect(deployment.specs.map((s) => s.name)).not.toContain('minio');
+    expect(milvus.env).not.toHaveProperty('MINIO_SSL_TLSCACERT');
+    expect(milvus.files.map((f) => f.containerPath)).not.toContain('/etc/ssl/certs/ca-certificates.crt');
+    expect(milvus.env.ETCD_SSL_ENABLED).toEqual(['true']);
   });
 
   it('Docker uploads the files from the state directory: no key in the synthesized JSON', () => {
@@ -102,7 +163,7 @@ describe('TLS in the rendered stacks', () => {
     expect(maps.postgres_files!.data['pg_hba.conf']).toBe(PG_HBA_TLS);
   });
 
-  it('clients of a TLS stack verify PostgreSQL, Redis and Milvus against the CA; MinIO stays plain', () => {
+  it('clients of a TLS stack verify PostgreSQL, Redis, Milvus and MinIO (https) against the CA', () => {
     const endpoints = withClientTls(
       {
         environment: 'local',
@@ -116,7 +177,10 @@ describe('TLS in the rendered stacks', () => {
     expect(endpoints.postgres!.tls).toEqual({ caFile: '/state/tls/ca.crt' });
     expect(endpoints.redis!.tls).toEqual({ caFile: '/state/tls/ca.crt' });
     expect(endpoints.milvus!.tls).toEqual({ caFile: '/state/tls/ca.crt' });
-    expect(endpoints.minio).not.toHaveProperty('tls');
+    expect(endpoints.minio).toMatchObject({
+      tls: { caFile: '/state/tls/ca.crt' },
+      endpoint: 'https://127.0.0.1:4',
+    });
     expect(withClientTls(endpoints, null)).toBe(endpoints);
   });
 });
