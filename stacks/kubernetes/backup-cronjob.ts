@@ -94,11 +94,28 @@ const envVar = (name: string, source: BackupEnvSource) =>
     ? { name, value: source.value }
     : { name, valueFrom: { secretKeyRef: source.secretKeyRef } };
 
+/**
+ * Shell that runs `probe` until it succeeds, every 2 s for at most `seconds`, then fails naming `what`. A new pod's
+ * first connections can be refused for a moment while the node's NetworkPolicy enforcement learns its address
+ * (measured on the kit's node: the first `pg_isready` of a fresh pod got no answer, the next one a second later was
+ * served); each step waits for its store this way before it starts.
+ */
+export function waitFor(what: string, probe: string, seconds = 60): string {
+  const tries = Math.max(1, Math.ceil(seconds / 2));
+  return [
+    `i=0; until ${probe} >/dev/null 2>&1; do`,
+    `  i=$((i + 1)); if [ "$i" -ge ${tries} ]; then echo "${what} not reachable after ${seconds}s" >&2; exit 1; fi`,
+    '  sleep 2',
+    'done',
+  ].join('\n');
+}
+
 /** The upload step: checksums, copy under a timestamped prefix, retention. */
 export function uploadScript(bucket: string, prefix: string, retentionDays: number): string {
   const target = `vectorstack/${bucket}/${prefix}`;
   return [
     'set -eu',
+    waitFor(`bucket ${bucket}`, `mc ls "vectorstack/${bucket}"`),
     'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
     `cd ${SET_DIR}`,
     'find . -type f ! -name SHA256SUMS -exec sha256sum {} + > SHA256SUMS',
@@ -150,7 +167,12 @@ export class BackupCronJob extends Construct {
         command: [
           'sh',
           '-c',
-          `set -eu; mkdir -p ${SET_DIR}/postgres; pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDATABASE" --format=custom --create -f ${SET_DIR}/postgres/database.dump`,
+          [
+            'set -eu',
+            waitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
+            `mkdir -p ${SET_DIR}/postgres`,
+            `pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDATABASE" --format=custom --create -f ${SET_DIR}/postgres/database.dump`,
+          ].join('\n'),
         ],
         env: [
           { name: 'PGHOST', value: pg.host },
@@ -179,7 +201,13 @@ export class BackupCronJob extends Construct {
         command: [
           'sh',
           '-c',
-          `set -eu; mkdir -p ${SET_DIR}/redis; redis-cli --no-auth-warning ${redis.tls ? `--tls --cacert ${CA_FILE} ` : ''}-h "$REDIS_HOST" -p "$REDIS_PORT" --rdb ${SET_DIR}/redis/dump.rdb`,
+          [
+            'set -eu',
+            `cli="redis-cli --no-auth-warning ${redis.tls ? `--tls --cacert ${CA_FILE} ` : ''}-h $REDIS_HOST -p $REDIS_PORT"`,
+            waitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
+            `mkdir -p ${SET_DIR}/redis`,
+            `$cli --rdb ${SET_DIR}/redis/dump.rdb`,
+          ].join('\n'),
         ],
         env: [
           { name: 'REDIS_HOST', value: redis.host },
@@ -209,7 +237,8 @@ export class BackupCronJob extends Construct {
         // mc keeps its configuration in $HOME; the image's home is not writable under a restricted policy.
         { name: 'HOME', value: '/backup' },
       ],
-      securityContext: restricted(10001),
+      // The same user as the dump steps (and the mc image's own): the set directory they wrote is its to add SHA256SUMS to.
+      securityContext: restricted(999),
       volumeMount: store.tls ? withCa : mount,
       resources,
     };

@@ -343,35 +343,48 @@ describe('staging on the local single-node cluster', () => {
       `--from=cronjob/${objectName('vectorstack', 'backup')}`,
       job,
     ]);
-    try {
-      await waitFor(
-        `job ${job} complete`,
-        async () => {
-          const status = await kubectl.json<{ status: { succeeded?: number; failed?: number } }>([
-            'get',
-            'job',
-            '-n',
-            ns,
-            job,
-            '-o',
-            'json',
-          ]);
-          if ((status.status.failed ?? 0) > 0) {
-            const logs = await kubectl
-              .run(['logs', '-n', ns, `job/${job}`, '--all-containers', '--prefix', '--tail=20'])
-              .catch((e) => String(e));
-            throw new Error(`backup job failed:\n${logs}`);
-          }
-          return status.status.succeeded === 1 || { waiting: 'running' };
-        },
-        { timeoutMs: 300_000, intervalMs: 2000 },
-      );
-    } catch (error) {
-      const logs = await kubectl
-        .run(['logs', '-n', ns, `job/${job}`, '--all-containers', '--prefix', '--tail=20'])
-        .catch((e) => String(e));
-      throw new Error(`${(error as Error).message}\n${logs}`);
-    }
+    // Each pod's log of each step (init containers that never started say so), for a failure message that shows why.
+    const jobLogs = async () => {
+      const pods = await kubectl.json<{ items: { metadata: { name: string } }[] }>([
+        'get',
+        'pods',
+        '-n',
+        ns,
+        '-l',
+        `job-name=${job}`,
+        '-o',
+        'json',
+      ]);
+      const out: string[] = [];
+      for (const p of pods.items)
+        for (const container of ['postgres-dump', 'redis-snapshot', 'upload'])
+          out.push(
+            await kubectl
+              .run(['logs', '-n', ns, p.metadata.name, '-c', container, '--prefix', '--tail=10'])
+              .catch((e) => `[${p.metadata.name}/${container}] ${String(e).split('\n').at(-1)}`),
+          );
+      return out.join('\n');
+    };
+    // A failed pod is retried (backoffLimit 2): the job has failed only when the retries are spent.
+    const outcome = await waitFor(
+      `job ${job} complete`,
+      async () => {
+        const { status } = await kubectl.json<{ status: { succeeded?: number; failed?: number } }>([
+          'get',
+          'job',
+          '-n',
+          ns,
+          job,
+          '-o',
+          'json',
+        ]);
+        if (status.succeeded === 1) return 'succeeded';
+        if ((status.failed ?? 0) >= 3) return 'failed';
+        return { waiting: `running (${status.failed ?? 0} failed pods)` };
+      },
+      { timeoutMs: 300_000, intervalMs: 2000 },
+    ).catch((error: Error) => error.message);
+    expect(outcome, await jobLogs()).toBe('succeeded');
     const stack = await driver.open();
     try {
       const s3 = stack.minio();

@@ -235,6 +235,10 @@ describe('staging stack on a real Kubernetes API server', () => {
       'milvus-to-etcd',
       'milvus-to-minio',
       'minio-init-to-minio',
+      // The scheduled backup (kubernetes.backup, on in staging).
+      'backup-to-postgres',
+      'backup-to-redis',
+      'backup-to-object-storage',
     ];
     expect(policies.items.map((p) => p.metadata.name).sort()).toEqual(
       ['default-deny', 'allow-dns', ...flows.flatMap((flow) => [`${flow}-egress`, `${flow}-ingress`])]

@@ -1,8 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { tlsDir, tlsFiles } from '../../lib/tls/pki.js';
-import { BackupCronJob, backupCronJobProps, uploadScript } from '../../stacks/kubernetes/backup-cronjob.js';
+import {
+  BackupCronJob,
+  backupCronJobProps,
+  uploadScript,
+  waitFor,
+} from '../../stacks/kubernetes/backup-cronjob.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
 import { testDeployment } from './helpers.js';
 
@@ -69,7 +77,15 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
         secret_key_ref: { name: expect.stringContaining('credentials'), key: 'postgres_password' },
       },
     });
-    expect(redisStep.command.join(' ')).toMatch(/redis-cli .* --rdb \/backup\/set\/redis\/dump\.rdb/);
+    expect(redisStep.command[2]).toMatch(/^cli="redis-cli .*"$/m);
+    expect(redisStep.command[2]).toMatch(/^\$cli --rdb \/backup\/set\/redis\/dump\.rdb$/m);
+    // Each step waits (bounded) for its store: a new pod's first connections may be refused by policy enforcement.
+    expect(pgStep.command[2]).toContain(
+      waitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
+    );
+    expect(redisStep.command[2]).toContain(
+      waitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
+    );
     expect(redisStep.env).toContainEqual({
       name: 'REDISCLI_AUTH',
       value_from: { secret_key_ref: { name: expect.stringContaining('credentials'), key: 'redis_password' } },
@@ -197,5 +213,23 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
       to: [{ ip_block: { cidr: '10.20.0.0/16' } }],
       ports: [{ port: '443', protocol: 'TCP' }],
     });
+  });
+
+  it('waits for a store a bounded time, then fails naming it', () => {
+    const run = (probe: string, seconds: number) =>
+      spawnSync('sh', ['-c', `set -eu\n${waitFor('postgres db:5432', probe, seconds)}\necho started`], {
+        encoding: 'utf8',
+      });
+    expect(run('true', 60)).toMatchObject({ status: 0, stdout: 'started\n' });
+    expect(run('false', 2)).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: 'postgres db:5432 not reachable after 2s\n',
+    });
+    // Succeeds on the third try.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-wait-'));
+    const third = run(`{ echo x >> ${dir}/n; [ "$(wc -l < ${dir}/n)" -ge 3 ]; }`, 60);
+    expect(third).toMatchObject({ status: 0, stdout: 'started\n' });
+    expect(readFileSync(path.join(dir, 'n'), 'utf8')).toBe('x\nx\nx\n');
   });
 });
