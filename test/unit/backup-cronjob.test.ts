@@ -12,7 +12,7 @@ import {
   waitFor,
 } from '../../stacks/kubernetes/backup-cronjob.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
-import { testDeployment } from './helpers.js';
+import { EXTERNAL_BUCKET, testDeployment } from './helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized JSON is navigated loosely; the assertions check its shape.
 type J = any;
@@ -186,16 +186,7 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
       { bucket: 'rag-backups' },
       {
         kubernetes: {
-          objectStorage: {
-            kind: 'external',
-            endpoint: 's3.example.internal:443',
-            bucket: 'milvus-data',
-            useSsl: true,
-            credentialsSecret: 's3-creds',
-            accessKeyIdKey: 'id',
-            secretAccessKeyKey: 'key',
-            egressCidrs: ['10.20.0.0/16'],
-          },
+          objectStorage: EXTERNAL_BUCKET,
         },
       },
     );

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ObjectStorage } from '../../k8s/schema.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { ConfigOverrides, EnvironmentName, VectorstackConfig } from '../../lib/config/schema.js';
 import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
@@ -26,3 +27,15 @@ export function testDeployment(env: EnvironmentName = 'local', overrides: Config
   const { cwd, environ } = isolated();
   return resolveDeployment(loadConfig({ env, cwd, environ: {}, overrides }), { cwd, environ });
 }
+
+/** An external S3 bucket for Milvus on Kubernetes (`kubernetes.objectStorage`), with its Secret and egress CIDRs. */
+export const EXTERNAL_BUCKET: ObjectStorage = {
+  kind: 'external',
+  endpoint: 's3.example.internal:443',
+  bucket: 'milvus-data',
+  useSsl: true,
+  credentialsSecret: 's3-creds',
+  accessKeyIdKey: 'id',
+  secretAccessKeyKey: 'key',
+  egressCidrs: ['10.20.0.0/16'],
+};

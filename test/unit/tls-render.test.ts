@@ -10,7 +10,7 @@ import { withClientTls } from '../../lib/stack/endpoints.js';
 import { ensureTls } from '../../lib/tls/pki.js';
 import { buildDockerStacks } from '../../stacks/docker/docker-stacks.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
-import { isolated } from './helpers.js';
+import { EXTERNAL_BUCKET, isolated } from './helpers.js';
 
 function deploymentIn(cwd: string, env: EnvironmentName, overrides: ConfigOverrides = {}) {
   const environ = { VECTORSTACK_CACHE_DIR: path.join(cwd, 'cache') };
@@ -103,16 +103,7 @@ describe('TLS in the rendered stacks', () => {
   it('an external bucket keeps its own TLS settings: Milvus trusts the system roots there, not the stack CA', () => {
     const deployment = tlsDeployment('staging', {
       kubernetes: {
-        objectStorage: {
-          kind: 'external',
-          endpoint: 's3.example.internal:443',
-          bucket: 'milvus-data',
-          useSsl: true,
-          credentialsSecret: 's3-creds',
-          accessKeyIdKey: 'id',
-          secretAccessKeyKey: 'key',
-          egressCidrs: ['10.20.0.0/16'],
-        },
+        objectStorage: EXTERNAL_BUCKET,
       },
     });
     const milvus = deployment.specs.find((s) => s.name === 'milvus')!;
