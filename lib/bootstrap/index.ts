@@ -14,6 +14,7 @@ import type { RunningStack } from '../stack/running-stack.js';
 import type { Progress } from '../util/progress.js';
 import { planMilvus } from './milvus.js';
 import {
+  describeMilvusGrants,
   GRANT_PROBE_FILTER,
   MILVUS_USER_ACTIONS,
   planMilvusUsers,
@@ -188,6 +189,7 @@ async function planMilvusWithUsers(
         prefix,
         60_000,
         (spec) => reassertMilvusGrants(client, spec),
+        (spec) => describeMilvusGrants(client, spec),
       );
     },
   };

@@ -168,6 +168,8 @@ export async function waitForMilvusGrants(
   timeoutMs = 60_000,
   /** Applies the login's grants and binding again (revoke + grant, unbind + bind), so the proxy learns them anew. */
   reassert?: (spec: MilvusUserSpec & { name: string }) => Promise<void>,
+  /** What the server's metadata says of the login (its roles, its role's grants), for the error when the wait fails. */
+  describe?: (spec: MilvusUserSpec & { name: string }) => Promise<string>,
 ): Promise<void> {
   const specs = milvusUsers(config).filter((spec) => usernames.includes(prefix + spec.name));
   for (const spec of specs) {
@@ -202,11 +204,36 @@ export async function waitForMilvusGrants(
       );
     } catch (error) {
       if (!(error instanceof WaitTimeoutError)) throw error;
+      // Whether the metadata holds the grants tells a proxy that has not applied them from grants that are missing.
+      const metadata = describe
+        ? await describe({ ...spec, name: username }).catch(
+            (e: Error) => `metadata not readable: ${e.message}`,
+          )
+        : null;
       throw new BootstrapError(`milvus: the grants of ${username} did not take effect`, {
-        problems: [`refused for ${(error.elapsedMs / 1000).toFixed(0)}s: ${error.lastState}`],
+        problems: [
+          `refused for ${(error.elapsedMs / 1000).toFixed(0)}s: ${error.lastState}`,
+          ...(metadata ? [metadata] : []),
+        ],
       });
     }
   }
+}
+
+/** The login's roles and its role's grants on every collection, as the server's metadata holds them. */
+export async function describeMilvusGrants(
+  client: MilvusClient,
+  spec: MilvusUserSpec & { name: string },
+): Promise<string> {
+  const user = await client.selectUser({ username: spec.name, includeRoleInfo: true });
+  const roles = (user.results ?? []).flatMap((r) => r.roles.map((role) => role.name)).sort();
+  const grants = await client.selectGrant({
+    roleName: spec.name,
+    object: 'Collection' as never,
+    objectName: '*',
+  });
+  const privileges = (grants.entities ?? []).map((g) => String(g.grantor.privilege.name)).sort();
+  return `metadata: ${spec.name} has roles [${roles.join(', ')}]; role ${spec.name} holds [${privileges.join(', ')}] on Collection * (wanted: ${spec.collectionPrivileges.join(', ')})`;
 }
 
 /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ConsistencyLevelEnum, DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type BootstrapOptions, bootstrap } from '../../lib/bootstrap/index.js';
+import { describeMilvusGrants } from '../../lib/bootstrap/milvus-users.js';
 import { loadMigrations } from '../../lib/bootstrap/postgres.js';
 import { bootstrapJson } from '../../lib/bootstrap/report.js';
 import { removeBootstrapObjects } from '../../lib/bootstrap/teardown.js';
@@ -12,6 +13,7 @@ import type { VectorstackConfig } from '../../lib/config/schema.js';
 import { detectMilvusCapabilities, supports } from '../../lib/milvus/capabilities.js';
 import { RunningStack } from '../../lib/stack/running-stack.js';
 import { milvusCollectionSpecs } from '../../schemas/milvus/collections.js';
+import { milvusUsers } from '../../schemas/milvus/users.js';
 import { openSharedStack } from './shared-stack.js';
 
 const stack = await openSharedStack();
@@ -86,6 +88,19 @@ describe('bootstrap on real servers', () => {
     const again = await run(n);
     expect(again.applied).toEqual([]);
     expect(again.stores.flatMap((s) => [...s.actions, ...s.drift])).toEqual([]);
+
+    // What a failed grant wait would report: the server's metadata for each login, read as root.
+    const root = await milvus();
+    try {
+      for (const spec of milvusUsers(stack.config)) {
+        const name = n.prefix + spec.name;
+        expect(await describeMilvusGrants(root, { ...spec, name })).toBe(
+          `metadata: ${name} has roles [${name}]; role ${name} holds [${[...spec.collectionPrivileges].sort().join(', ')}] on Collection * (wanted: ${spec.collectionPrivileges.join(', ')})`,
+        );
+      }
+    } finally {
+      await root.closeConnection();
+    }
 
     const client = await pg();
     try {

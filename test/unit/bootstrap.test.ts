@@ -254,5 +254,30 @@ describe('waiting for Milvus grants to take effect', () => {
     expect(error).toBeInstanceOf(BootstrapError);
     expect(error.message).toContain('milvus: the grants of p_rag_reader did not take effect');
     expect(error.problems[0]).toMatch(/^refused for \ds: 7 PERMISSION_DENIED: PrivilegeQuery/);
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it("adds what the server's metadata holds for the login, when it can read it", async () => {
+    const refuse = async () => {
+      throw new Error('7 PERMISSION_DENIED: PrivilegeQuery: permission deny to p_rag_reader');
+    };
+    const wait = (describe: (spec: { name: string }) => Promise<string>) =>
+      waitForMilvusGrants(
+        ['p_rag_reader'],
+        'p_rag_chunks',
+        refuse,
+        testConfig(),
+        credentials,
+        'p_',
+        600,
+        undefined,
+        describe,
+      ).catch((e) => e);
+    const described = await wait(async (spec) => `metadata: ${spec.name} has roles [${spec.name}]`);
+    expect(described.problems[1]).toBe('metadata: p_rag_reader has roles [p_rag_reader]');
+    const unreadable = await wait(async () => {
+      throw new Error('connection closed');
+    });
+    expect(unreadable.problems[1]).toBe('metadata not readable: connection closed');
   });
 });
