@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
 import { type MilvusUserSpec, milvusUsers } from '../../schemas/milvus/users.js';
@@ -238,23 +239,31 @@ export async function describeMilvusGrants(
 
 /**
  * Applies a login's collection grants and its role binding again through `client` (root): each privilege revoked and
- * granted, the user unbound and bound, so that the proxy's policy cache hears of each of them again.
+ * the user unbound, a pause, then each privilege granted and the user bound, so that the proxy's policy cache hears of
+ * each of them again. Milvus 2.3's root coordinator tells the proxies of a grant or a binding in a background step,
+ * in no guaranteed order: a revoke sent right before its grant can reach the proxy after it and leave the login
+ * without the privilege (the shared test stack's log showed a login's roles as only `public` for a minute while it was
+ * being re-bound every 10 s). The pause lets the removals reach the proxy before the additions are sent.
  */
 export async function reassertMilvusGrants(
   client: MilvusClient,
   spec: MilvusUserSpec & { name: string },
+  pauseMs = 3000,
 ): Promise<void> {
-  for (const privilegeName of spec.collectionPrivileges) {
-    const grant = {
-      roleName: spec.name,
-      object: 'Collection' as never,
-      objectName: '*',
-      privilegeName: privilegeName as never,
-    };
-    await client.revokePrivilege(grant);
-    checkStatus(await client.grantPrivilege(grant), `grantPrivilege ${privilegeName} to ${spec.name}`);
-  }
+  const grants = spec.collectionPrivileges.map((privilegeName) => ({
+    roleName: spec.name,
+    object: 'Collection' as never,
+    objectName: '*',
+    privilegeName: privilegeName as never,
+  }));
+  for (const grant of grants) await client.revokePrivilege(grant);
   await client.removeUserFromRole({ username: spec.name, roleName: spec.name });
+  await sleep(pauseMs);
+  for (const grant of grants)
+    checkStatus(
+      await client.grantPrivilege(grant),
+      `grantPrivilege ${String(grant.privilegeName)} to ${spec.name}`,
+    );
   checkStatus(
     await client.addUserToRole({ username: spec.name, roleName: spec.name }),
     `addUserToRole ${spec.name}`,
