@@ -38,17 +38,21 @@ export const TLS_MOUNT = '/run/vectorstack/tls';
 export const TLS_PRIVATE_DIR = '/tmp/vectorstack-tls';
 export const TLS_FILE_NAMES = { cert: 'server.crt', key: 'server.key', ca: 'ca.crt' } as const;
 
-/** The three TLS files of a service, mounted at TLS_MOUNT: its certificate, its key and the CA certificate. */
-function tlsFiles(service: TlsService): FileSpec[] {
-  return (['cert', 'key', 'ca'] as const).map((part) => ({
-    containerPath: `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`,
-    content: [{ tls: { service, part } }],
-  }));
+type TlsPart = keyof typeof TLS_FILE_NAMES;
+
+/** Where a TLS file is inside a container that mounts the stack's files at TLS_MOUNT. */
+export function tlsPath(part: TlsPart): string {
+  return `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
 }
 
-/** The CA certificate alone, at TLS_MOUNT (clients that verify a store: mc, the backup job). */
-function caFile(service: TlsService): FileSpec {
-  return { containerPath: `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`, content: [{ tls: { service, part: 'ca' } }] };
+/** One file of a service's TLS material at `containerPath` (by default its place under TLS_MOUNT). */
+function tlsFile(service: TlsService, part: TlsPart, containerPath = tlsPath(part)): FileSpec {
+  return { containerPath, content: [{ tls: { service, part } }] };
+}
+
+/** The three TLS files of a service, mounted at TLS_MOUNT: its certificate, its key and the CA certificate. */
+function tlsFiles(service: TlsService): FileSpec[] {
+  return (['cert', 'key', 'ca'] as const).map((part) => tlsFile(service, part));
 }
 
 /**
@@ -173,11 +177,10 @@ export interface EtcdClusterOptions {
 export function etcdctlFlags(tls: boolean, options: { clientCertificate?: boolean } = {}): string[] {
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${CONTAINER_PORTS.etcdClient}`;
   if (!tls) return [`--endpoints=${url}`];
-  const file = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
   return [
     `--endpoints=${url}`,
-    `--cacert=${file('ca')}`,
-    ...(options.clientCertificate === false ? [] : [`--cert=${file('cert')}`, `--key=${file('key')}`]),
+    `--cacert=${tlsPath('ca')}`,
+    ...(options.clientCertificate === false ? [] : [`--cert=${tlsPath('cert')}`, `--key=${tlsPath('key')}`]),
   ];
 }
 
@@ -191,7 +194,6 @@ export function etcdSpec(
   const peer = CONTAINER_PORTS.etcdPeer;
   const tls = config.tls.enabled;
   const scheme = tls ? 'https' : 'http';
-  const tlsPath = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
   const clusterArgs = cluster
     ? [
         [`--listen-peer-urls=http://0.0.0.0:${peer}`],
@@ -278,33 +280,21 @@ export function minioSpec(config: VectorstackConfig, image: string): ServiceSpec
       },
     ],
     healthCheck: health(
-      tls
-        ? [
-            'curl',
-            '-fsS',
-            '--cacert',
-            `${MINIO_CERTS_DIR}/CAs/ca.crt`,
-            `https://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`,
-          ]
-        : ['curl', '-fsS', `http://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`],
+      [
+        'curl',
+        '-fsS',
+        ...(tls ? ['--cacert', `${MINIO_CERTS_DIR}/CAs/ca.crt`] : []),
+        `${tls ? 'https' : 'http'}://127.0.0.1:${CONTAINER_PORTS.minio}/minio/health/live`,
+      ],
       20,
     ),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: minio.storageGi }],
     // With TLS, the API and the console serve HTTPS only.
     files: tls
       ? [
-          {
-            containerPath: `${MINIO_CERTS_DIR}/public.crt`,
-            content: [{ tls: { service: 'minio', part: 'cert' } }],
-          },
-          {
-            containerPath: `${MINIO_CERTS_DIR}/private.key`,
-            content: [{ tls: { service: 'minio', part: 'key' } }],
-          },
-          {
-            containerPath: `${MINIO_CERTS_DIR}/CAs/ca.crt`,
-            content: [{ tls: { service: 'minio', part: 'ca' } }],
-          },
+          tlsFile('minio', 'cert', `${MINIO_CERTS_DIR}/public.crt`),
+          tlsFile('minio', 'key', `${MINIO_CERTS_DIR}/private.key`),
+          tlsFile('minio', 'ca', `${MINIO_CERTS_DIR}/CAs/ca.crt`),
         ]
       : [],
     dependsOn: [],
@@ -330,11 +320,11 @@ export function minioInitSpec(config: VectorstackConfig, image: string, minioHos
         `@${minioHost}:${CONTAINER_PORTS.minio}`,
       ],
       // mc is Go: its system roots come from SSL_CERT_FILE, here the stack's CA alone.
-      ...(tls ? { SSL_CERT_FILE: [`${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`] } : {}),
+      ...(tls ? { SSL_CERT_FILE: [tlsPath('ca')] } : {}),
     },
     ports: [],
     volumes: [],
-    files: tls ? [caFile('minio')] : [],
+    files: tls ? [tlsFile('minio', 'ca')] : [],
     dependsOn: ['minio'],
     resources: { memoryMb: 128, cpuMillis: 200 },
     job: true,
@@ -374,7 +364,7 @@ function milvusReadyScript(tls: boolean): string {
     healthz,
     'h=/tmp/vectorstack-ready.$$.h; b=/tmp/vectorstack-ready.$$.b',
     tokens,
-    `  printf '\\0\\0\\0\\0\\0' | curl -sS -m 4 --http2 --cacert ${TLS_MOUNT}/${TLS_FILE_NAMES.ca} -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: $(printf %s "$token" | base64 | tr -d '\\n')" --data-binary @- -D "$h" -o "$b" https://127.0.0.1:${CONTAINER_PORTS.milvus}/milvus.proto.milvus.MilvusService/ShowCollections 2>/dev/null || continue`,
+    `  printf '\\0\\0\\0\\0\\0' | curl -sS -m 4 --http2 --cacert ${tlsPath('ca')} -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: $(printf %s "$token" | base64 | tr -d '\\n')" --data-binary @- -D "$h" -o "$b" https://127.0.0.1:${CONTAINER_PORTS.milvus}/milvus.proto.milvus.MilvusService/ShowCollections 2>/dev/null || continue`,
     `  if grep -qi '^grpc-status: 0' "$h" && [ "$(od -An -tx1 -j5 -N2 "$b" | tr -d ' \\n')" = 0a00 ]; then rm -f "$h" "$b"; exit 0; fi`,
     'done',
     'rm -f "$h" "$b"',
@@ -390,7 +380,6 @@ export function milvusSpec(
   const milvus = config.milvus;
   const tls = config.tls.enabled;
   const minioTls = tls && usesKitMinio(config);
-  const own = (part: keyof typeof TLS_FILE_NAMES) => `${TLS_MOUNT}/${TLS_FILE_NAMES[part]}`;
   return {
     name: 'milvus',
     image,
@@ -411,19 +400,19 @@ export function milvusSpec(
       ...(tls
         ? {
             COMMON_SECURITY_TLSMODE: ['1'],
-            TLS_SERVERPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.cert}`],
-            TLS_SERVERKEYPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.key}`],
-            TLS_CAPEMPATH: [`${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`],
+            TLS_SERVERPEMPATH: [tlsPath('cert')],
+            TLS_SERVERKEYPATH: [tlsPath('key')],
+            TLS_CAPEMPATH: [tlsPath('ca')],
             // etcd over mutual TLS: Milvus's certificate is also its etcd client certificate.
             ETCD_SSL_ENABLED: ['true'],
-            ETCD_SSL_TLSCERT: [own('cert')],
-            ETCD_SSL_TLSKEY: [own('key')],
-            ETCD_SSL_TLSCACERT: [own('ca')],
+            ETCD_SSL_TLSCERT: [tlsPath('cert')],
+            ETCD_SSL_TLSKEY: [tlsPath('key')],
+            ETCD_SSL_TLSCACERT: [tlsPath('ca')],
             ETCD_SSL_TLSMINVERSION: ['1.2'],
           }
         : {}),
       // MinIO over TLS, verified against the stack's CA: minio.ssl.tlsCACert (2.4 and later) and the trust store.
-      ...(minioTls ? { MINIO_USE_SSL: ['true'], MINIO_SSL_TLSCACERT: [own('ca')] } : {}),
+      ...(minioTls ? { MINIO_USE_SSL: ['true'], MINIO_SSL_TLSCACERT: [tlsPath('ca')] } : {}),
     },
     ports: [
       {
@@ -446,14 +435,7 @@ export function milvusSpec(
     files: [
       { containerPath: MILVUS_ROOT_PASSWORD_FILE, content: [{ secret: 'milvus_root_password' }] },
       ...(tls ? tlsFiles('milvus') : []),
-      ...(minioTls
-        ? [
-            {
-              containerPath: SYSTEM_TRUST_STORE,
-              content: [{ tls: { service: 'milvus' as const, part: 'ca' as const } }],
-            },
-          ]
-        : []),
+      ...(minioTls ? [tlsFile('milvus', 'ca', SYSTEM_TRUST_STORE)] : []),
     ],
     dependsOn: ['etcd', 'minio', 'minio-init'],
     resources: milvus.resources,
@@ -530,9 +512,7 @@ export function redisSpec(config: VectorstackConfig, image: string): ServiceSpec
       },
     ],
     healthCheck: health(
-      tls
-        ? ['redis-cli', '--tls', '--cacert', `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`, 'ping']
-        : ['redis-cli', 'ping'],
+      tls ? ['redis-cli', '--tls', '--cacert', tlsPath('ca'), 'ping'] : ['redis-cli', 'ping'],
       10,
     ),
     volumes: [{ name: 'data', containerPath: '/data', sizeGi: redis.storageGi }],

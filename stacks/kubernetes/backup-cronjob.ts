@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import type { KubernetesSettings } from '../../k8s/schema.js';
 import { selectorLabels, serviceHost } from '../../lib/deployment/names.js';
 import type { Deployment } from '../../lib/deployment/resolve.js';
-import { CONTAINER_PORTS, TLS_FILE_NAMES, TLS_MOUNT } from '../../lib/services/specs.js';
+import { CONTAINER_PORTS, TLS_FILE_NAMES, TLS_MOUNT, tlsPath } from '../../lib/services/specs.js';
 import type { SecretName, ServiceName } from '../../lib/services/types.js';
 import { tlsServices } from '../../lib/tls/pki.js';
 import { POSTGRES_ADMIN_USER } from '../../schemas/postgres/roles.js';
@@ -77,7 +77,7 @@ export interface BackupCronJobProps {
 
 const SET_DIR = '/backup/set';
 /** The stack's CA certificate inside the backup pod (from the job's own ConfigMap). */
-const CA_FILE = `${TLS_MOUNT}/${TLS_FILE_NAMES.ca}`;
+const CA_FILE = tlsPath('ca');
 
 const restricted = (uid: number) => ({
   runAsNonRoot: true,
