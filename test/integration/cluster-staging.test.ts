@@ -412,9 +412,12 @@ describe('staging on the local single-node cluster', () => {
       expect(dump.subarray(0, 5).toString()).toBe('PGDMP'); // pg_dump's custom format
       expect(rdb.subarray(0, 5).toString()).toBe('REDIS');
       // The checksums the pod wrote match what arrived in the bucket.
-      const sums = (await read('SHA256SUMS')).toString().trim().split('\n').sort();
+      // One `HASH  PATH` line per file, in whatever order find(1) listed them: compared by path.
+      const sums = (await read('SHA256SUMS')).toString().trim().split('\n');
+      const byPath = Object.fromEntries(sums.map((line) => line.split('  ').reverse()));
       const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-      expect(sums).toEqual([`${sha(dump)}  ./postgres/database.dump`, `${sha(rdb)}  ./redis/dump.rdb`]);
+      expect(sums).toHaveLength(2);
+      expect(byPath).toEqual({ './postgres/database.dump': sha(dump), './redis/dump.rdb': sha(rdb) });
     } finally {
       await stack.close();
       await kubectl.run(['delete', 'job', '-n', ns, job, '--wait=false']).catch(() => {});
