@@ -53,14 +53,6 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-function removeLeftovers(): void {
-  const label = `label=vectorstack.project=${PROJECT}`;
-  const containers = docker('ps', '-aq', '--filter', label);
-  if (containers.length) docker('rm', '-f', ...containers);
-  const volumes = docker('volume', 'ls', '-q', '--filter', label);
-  if (volumes.length) docker('volume', 'rm', '-f', ...volumes);
-}
-
 /** tar of every volume of the stopped stack into `out`, then extraction of each into a fresh volume: seconds each. */
 function rawCopy(
   volumes: string[],
@@ -101,7 +93,7 @@ async function measure(count: number, progress: Progress): Promise<Figures> {
     await bootstrap({ stack, progress });
     return stack;
   };
-  removeLeftovers();
+  await driver.destroy(); // what an earlier run killed midway left (destroy also removes what no state records)
   try {
     const base = readFvecs(path.join(DEFAULT_DATASET_DIR, 'siftsmall_base.fvecs'));
     const vectors = count <= base.count ? readFvecs(base.file, { limit: count }) : expandVectors(base, count);
@@ -153,8 +145,7 @@ async function measure(count: number, progress: Progress): Promise<Figures> {
       verified,
     };
   } finally {
-    await driver.destroy().catch(() => {});
-    removeLeftovers();
+    await driver.destroy();
     rmSync(cwd, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,6 @@
 // ports 25901-25905) is loaded, backed up, destroyed with its volumes, brought up empty, bootstrapped and restored;
 // counts, rows, vectors and search results must come back identical. Bad backup sets are refused with nothing
 // restored, and a restore interrupted midway completes when run again.
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,19 +33,6 @@ const backupRoot = mkdtempSync(path.join(os.tmpdir(), 'vsbackup-sets-'));
 
 let stack: RunningStack;
 let setDir: string;
-
-/** Containers, network and volumes of a previous run that died before its afterAll (its state directory is gone). */
-function removeLeftovers(): void {
-  const run = (...args: string[]) =>
-    execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
-  const label = `label=vectorstack.project=${PROJECT}`;
-  const containers = run('ps', '-aq', '--filter', label);
-  if (containers.length) run('rm', '-f', ...containers);
-  const volumes = run('volume', 'ls', '-q', '--filter', label);
-  if (volumes.length) run('volume', 'rm', '-f', ...volumes);
-  const networks = run('network', 'ls', '-q', '--filter', `name=^${PROJECT}-`);
-  if (networks.length) run('network', 'rm', ...networks);
-}
 
 async function up(): Promise<RunningStack> {
   await driver.apply();
@@ -125,7 +111,7 @@ let before: { postgres: string[][]; milvus: string[][] };
 
 beforeAll(async () => {
   await requirePreparedHost();
-  removeLeftovers();
+  await driver.destroy(); // what a previous run that died before its afterAll left (no state records it)
   stack = await up();
   await loadBackupData(stack, base, progress);
   before = await searchBoth(stack);
@@ -133,8 +119,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.close();
-  await driver.destroy().catch(() => {});
-  removeLeftovers();
+  await driver.destroy();
   rmSync(backupRoot, { recursive: true, force: true });
 });
 

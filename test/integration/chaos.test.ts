@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -89,6 +89,11 @@ async function runUp(label: string): Promise<{ code: number | null; ms: number; 
   return { code, ms: Date.now() - started, log };
 }
 
+/** The last lines of an `up` log, for a failure message CI prints (the log file stays on the machine that ran it). */
+function logTail(file: string, lines = 40): string {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
 /**
  * Rows per segment state as Milvus's data coordinator reports its persistent segments (Sealed, Flushing, Flushed;
  * growing ones are not listed): "none" means every acknowledged row was still unflushed when the kill came.
@@ -129,9 +134,9 @@ function inspect(service: ServiceName): { id: string; running: boolean; status: 
 
 beforeAll(async () => {
   await requirePreparedHost();
-  await driver.destroy().catch(() => {}); // a previous run that died midway
+  await driver.destroy(); // what a previous run that died midway left (no state records it)
   const up = await runUp('initial');
-  expect(up.code, `initial up failed, see ${up.log}`).toBe(0);
+  expect(up.code, `initial up failed, see ${up.log}:\n${logTail(up.log)}`).toBe(0);
   const opened = await driver.open();
   expect((await bootstrap({ stack: opened })).exitCode).toBe(0);
   await opened.close();
@@ -150,7 +155,7 @@ afterAll(async () => {
     writeFileSync(path.join(LOGS, 'summary.md'), `${table}\n`);
   }
   await stack?.close();
-  await driver.destroy().catch(() => {});
+  await driver.destroy();
 });
 
 describe('chaos on Docker: kill -s KILL each container under load, then up', () => {
@@ -204,7 +209,7 @@ describe('chaos on Docker: kill -s KILL each container under load, then up', () 
           `${service}: before up ${beforeUp.status} (restarts ${beforeUp.restarts}), came back by ${cameBack}; ` +
             `up exited ${up.code} after ${(up.ms / 1000).toFixed(1)} s (${up.log})`,
         );
-        expect(up.code, `up after killing ${service}: see ${up.log}`).toBe(0);
+        expect(up.code, `up after killing ${service}: see ${up.log}:\n${logTail(up.log)}`).toBe(0);
         expect(up.ms).toBeLessThan(UP_BOUND_MS);
 
         // Ready: every workload per status (Milvus: its health API), and the smoke suite passes.

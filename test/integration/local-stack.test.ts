@@ -30,11 +30,11 @@ let credentials: Credentials;
 
 beforeAll(async () => {
   await requirePreparedHost();
-  await driver.destroy().catch(() => {}); // a previous run that died midway
+  await driver.destroy(); // what a previous run that died midway left (no state records it)
 });
 
 afterAll(async () => {
-  await driver.destroy().catch(() => {});
+  await driver.destroy();
 });
 
 describe('local stack on Docker', () => {
@@ -320,5 +320,34 @@ describe('local stack on Docker', () => {
     expect(dockerLines('volume', 'ls', '-q', ...labelFilter)).toEqual([]);
     expect(dockerLines('network', 'ls', '-q', ...labelFilter)).toEqual([]);
     expect(path.isAbsolute(first.outputsFile!)).toBe(true);
+  });
+
+  it('up refuses objects with its labels that no state records, naming each; destroy removes them', async () => {
+    // What a run killed between Terraform's create and its state write leaves: a labelled network and volume.
+    const labels = [
+      '--label',
+      `vectorstack.project=${config.project}`,
+      '--label',
+      `vectorstack.environment=${config.environment}`,
+    ];
+    const network = `${config.project}-${config.environment}`;
+    const volume = `${network}-stray`;
+    dockerLines('network', 'create', ...labels, network);
+    dockerLines('volume', 'create', ...labels, volume);
+    const error = await driver.apply().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DockerTargetError);
+    // The volume is not in the way (Docker hands an existing volume back to the create); the network is.
+    expect((error as DockerTargetError).problems).toEqual([
+      `network ${network} is labelled vectorstack.project=${config.project}, vectorstack.environment=${config.environment} but no state file records it`,
+    ]);
+    expect((error as DockerTargetError).remedy).toContain(`docker network rm ${network};`);
+    expect(dockerLines('ps', '-aq', ...labelFilter)).toEqual([]);
+
+    const destroyed = await driver.destroy();
+    expect(destroyed.summaries.at(-1)).toBe(
+      `not in any state, removed: network ${network}, volume ${volume}`,
+    );
+    expect(dockerLines('network', 'ls', '-q', ...labelFilter)).toEqual([]);
+    expect(dockerLines('volume', 'ls', '-q', ...labelFilter)).toEqual([]);
   });
 });

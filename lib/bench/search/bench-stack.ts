@@ -1,7 +1,6 @@
 // The search bench's own Docker stack: project `vssearch` on 127.0.0.1:25981-25985, PostgreSQL and Milvus sized for a
 // million 128-dimension vectors, Redis left out (nothing here uses it). Created through the Docker target driver and
 // destroyed, volumes included, whatever happens.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,20 +41,6 @@ export function searchBenchDeployment(cwd: string): Deployment {
   return resolveDeployment(loadConfig({ cwd, environ: {}, overrides: SEARCH_BENCH_OVERRIDES }), { cwd });
 }
 
-const docker = (...args: string[]) =>
-  execFileSync('docker', args, { encoding: 'utf8', maxBuffer: 16 << 20 })
-    .split('\n')
-    .filter(Boolean);
-
-/** Containers and volumes of an earlier run that was killed before it could destroy its stack. */
-function removeLeftovers(): void {
-  const label = `label=vectorstack.project=${SEARCH_BENCH_PROJECT}`;
-  const containers = docker('ps', '-aq', '--filter', label);
-  if (containers.length) docker('rm', '-f', ...containers);
-  const volumes = docker('volume', 'ls', '-q', '--filter', label);
-  if (volumes.length) docker('volume', 'rm', '-f', ...volumes);
-}
-
 /** Brings the stack up, runs `work` on it, and destroys it (data included) afterwards, also when `work` fails. */
 export async function withSearchBenchStack<T>(
   progress: Progress,
@@ -64,7 +49,7 @@ export async function withSearchBenchStack<T>(
   const cwd = mkdtempSync(path.join(os.tmpdir(), `${SEARCH_BENCH_PROJECT}-`));
   const deployment = searchBenchDeployment(cwd);
   const driver = driverFor(deployment, { progress });
-  removeLeftovers();
+  await driver.destroy(); // what an earlier run killed midway left (destroy also removes what no state records)
   try {
     progress.log(
       `stack ${SEARCH_BENCH_PROJECT}: up (ports ${SEARCH_BENCH_PORT_BASE + 1}-${SEARCH_BENCH_PORT_BASE + 5})`,
@@ -78,8 +63,7 @@ export async function withSearchBenchStack<T>(
     }
   } finally {
     progress.log(`stack ${SEARCH_BENCH_PROJECT}: destroying (volumes included)`);
-    await driver.destroy().catch(() => {});
-    removeLeftovers();
+    await driver.destroy();
     rmSync(cwd, { recursive: true, force: true });
   }
 }

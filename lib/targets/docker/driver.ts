@@ -24,6 +24,14 @@ import { ensureMilvusRootPassword, milvusHealthReasons, waitForMilvusReady } fro
 import { converge, type TerraformCli, terraformCli } from '../terraform.js';
 import { type ContainerState, dockerAnswers, listStackContainers } from './containers.js';
 import { findPortConflicts } from './ports.js';
+import {
+  type DockerObject,
+  describeObjects,
+  labelledObjects,
+  objectsInState,
+  removeObjects,
+  strays,
+} from './strays.js';
 
 /** The Docker environment cannot be brought to the requested state; nothing was half-created. */
 export class DockerTargetError extends VectorstackError {}
@@ -75,6 +83,7 @@ export class DockerDriver implements TargetDriver {
     const conflicts = await findPortConflicts(specs, config.docker.bindAddress, owned);
     if (conflicts.length > 0)
       throw new DockerTargetError('published ports are taken', { problems: conflicts.map((c) => c.message) });
+    await this.refuseStrays();
 
     const notes: string[] = [];
     const credentialsFile = path.join(stateDir, 'credentials.json');
@@ -226,7 +235,52 @@ export class DockerDriver implements TargetDriver {
       changed ||= result.changed;
       summaries.push(`${stack}: ${result.summary}`);
     }
+    // What no state records (a run killed before its state was written, a state directory deleted) goes too.
+    const left = await this.strays();
+    if (left.length > 0) {
+      this.progress.log(`removing objects no state records: ${describeObjects(left)}`);
+      await removeObjects(left);
+      changed = true;
+      summaries.push(`not in any state, removed: ${describeObjects(left)}`);
+    }
     return { changed, summaries };
+  }
+
+  /** Where Terraform keeps each stack's state (stacks/docker/docker-stacks.ts: a local backend in the state dir). */
+  private stateFiles(): string[] {
+    return [this.stacks.base, this.stacks.services].map((s) =>
+      path.join(this.deployment.stateDir, `${s}.tfstate`),
+    );
+  }
+
+  /** Objects carrying this environment's labels that neither state file records. */
+  private async strays(): Promise<DockerObject[]> {
+    const known = this.stateFiles().flatMap((f) => objectsInState(f));
+    return strays(await labelledObjects(dockerLabels(this.config)), known);
+  }
+
+  /**
+   * Containers and networks with this environment's names that the state does not record make Terraform's create
+   * fail halfway (`network with name ... already exists`); this names them first. Stray volumes are not in the way:
+   * Docker hands back an existing volume, so `up` adopts the data in them.
+   */
+  private async refuseStrays(): Promise<void> {
+    const inTheWay = (await this.strays()).filter((o) => o.kind !== 'volume');
+    if (inTheWay.length === 0) return;
+    const { project, environment } = this.config;
+    throw new DockerTargetError(
+      `project ${project}, environment ${environment}: Docker objects with this environment's labels are not in its state (${this.deployment.stateDir})`,
+      {
+        problems: inTheWay.map(
+          (o) =>
+            `${o.kind} ${o.name} is labelled vectorstack.project=${project}, vectorstack.environment=${environment} but no state file records it`,
+        ),
+        remedy:
+          `if a run whose state directory is gone left them: npm run destroy -- --env ${environment} --volumes --yes ` +
+          `(removes them and this environment's volumes), or remove only them to keep the volumes for the next up: ` +
+          `${describeCommands(inTheWay)}; if another directory deployed them, run the command there or choose another project name`,
+      },
+    );
   }
 
   private containers(): Promise<ContainerState[]> {
@@ -317,6 +371,17 @@ export class DockerDriver implements TargetDriver {
       { exec, close: async () => {}, describe: `docker, project ${config.project}` },
     );
   }
+}
+
+/** `docker rm -f a b; docker network rm c`: the commands that remove these objects and nothing else. */
+function describeCommands(objects: DockerObject[]): string {
+  const of = (kind: DockerObject['kind']) => objects.filter((o) => o.kind === kind).map((o) => o.name);
+  return [
+    of('container').length > 0 ? `docker rm -f ${of('container').join(' ')}` : '',
+    of('network').length > 0 ? `docker network rm ${of('network').join(' ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** For a plan before the first `up`, or a destroy without state: values Terraform needs but never uses. */
