@@ -11,6 +11,7 @@ import {
   type MilvusFeature,
   supports,
 } from '../milvus/capabilities.js';
+import { indexSettings } from '../milvus/index-settings.js';
 import { checkStatus, type MilvusStatus } from '../milvus/status.js';
 import { waitFor } from '../util/poll.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
@@ -88,18 +89,6 @@ export function effectiveSpec(
 
 /** The index's name: the field, with `array[sub]` written `array_sub`. */
 const indexName = (field: string) => field.replace(/\W+/g, '_').replace(/_$/, '');
-
-/** Index parameters as Milvus reports them: 2.3 nests them as JSON under `params`, later versions flatten them. */
-function indexSettings(params: { key: string; value: string | number }[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const { key, value } of params) {
-    if (key === 'params') {
-      for (const [k, v] of Object.entries(JSON.parse(String(value)) as Record<string, unknown>))
-        out[k] = String(v);
-    } else out[key] = String(value);
-  }
-  return out;
-}
 
 export async function planMilvus(ctx: MilvusContext): Promise<MilvusPlan> {
   const { client, prefix } = ctx;

@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { ConsistencyLevelEnum, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { indexSettings } from '../../milvus/index-settings.js';
 import { checkStatus } from '../../milvus/status.js';
 import { waitFor } from '../../util/poll.js';
 import { type FileEntry, fileEntry, ownerOnlyDir } from './files.js';
@@ -106,18 +107,6 @@ function hashRow(hash: Hash, fields: MilvusFieldRecord[], dynamic: boolean, row:
     else part(Buffer.from(canonicalJson(value ?? null)));
   }
   if (dynamic) part(Buffer.from(canonicalJson(row.$meta ?? {})));
-}
-
-/** Index settings as Milvus reports them: 2.3 nests the build parameters as JSON under `params`. */
-function indexSettings(params: { key: string; value: string | number }[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const { key, value } of params) {
-    if (key === 'params') {
-      for (const [k, v] of Object.entries(JSON.parse(String(value)) as Record<string, unknown>))
-        out[k] = String(v);
-    } else out[key] = String(value);
-  }
-  return out;
 }
 
 /** Search-time parameters of the recall measurement, per index type (recorded in the manifest). */
