@@ -47,8 +47,9 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Docker files with a stack of their own: `npm test` runs them in the cluster lane, after the cluster files
-          // (groupOrder), which evens out the two lanes (docs/benchmarks.md, CI).
+          // Docker files with a stack of their own: `npm test` runs them in the cluster lane, which evens out the two
+          // lanes (docs/benchmarks.md, CI). Its own groupOrder makes it a group of its own: vitest runs it, then the
+          // cluster files, never side by side.
           name: 'own-stack',
           include: OWN_STACK_FILES,
           globalSetup: ['test/integration/prepared-host-setup.ts'],

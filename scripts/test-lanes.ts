@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 // npm test's last step: the vitest projects in two lanes side by side, since neither waits on the other's servers:
 // "docker" (unit files, then the integration files on the shared Docker stack, one at a time) and "cluster" (the files
-// on the kit's own Kubernetes node and API server, then the Docker files with a stack of their own, one at a time).
+// on the kit's own Kubernetes node and API server, and the Docker files with a stack of their own, one at a time).
 // Exit code: 0 when both lanes passed, else 1.
 import path from 'node:path';
 import { runMain } from '../lib/cli.js';
