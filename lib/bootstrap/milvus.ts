@@ -1,6 +1,5 @@
 import { DataType, type FieldType, FunctionType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type {
-  MilvusCapability,
   MilvusCollectionSpec,
   MilvusFieldSpec,
   MilvusIndexSpec,

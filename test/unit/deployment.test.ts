@@ -83,7 +83,7 @@ describe('Kubernetes down', () => {
       Testing.synth(buildKubernetesStack(Testing.app(), { deployment, stopped: true })),
     );
     for (const [name, set] of Object.entries(
-      down.resource.kubernetes_stateful_set_v1 as Record<string, any>,
+      down.resource.kubernetes_stateful_set_v1 as Record<string, { spec: { replicas: string } }>,
     )) {
       expect(set.spec.replicas, name).toBe('0');
       expect(up.resource.kubernetes_stateful_set_v1[name].spec.replicas, name).toBe('1');

@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
 import { type Credentials, ensureCredentials, readCredentials, secretsAsTfVars } from '../../credentials.js';
 import { dockerContainerName, dockerLabels, dockerStackNames } from '../../deployment/names.js';
 import type { Deployment } from '../../deployment/resolve.js';
