@@ -42,21 +42,22 @@ export function objectPath(obj: KubeObject): string {
   return `/${kind.group}${ns}/${kind.plural}/${obj.metadata.name}`;
 }
 
-/** A client of the cluster's API server authenticated by a client certificate (the admin's). */
+/** How a client proves who it is: a client certificate and key (files), or a bearer token. */
+export type ApiAuth = { cert: string; key: string } | { token: string };
+
+/** A client of a Kubernetes API server (the local cluster's, or a test control plane's) that trusts `ca` (a file). */
 export class ApiClient {
   private readonly agent: https.Agent;
+  private readonly authHeaders: Record<string, string>;
 
   constructor(
     readonly server: string,
     ca: string,
-    cert: { cert: string; key: string },
+    auth: ApiAuth,
   ) {
-    this.agent = new https.Agent({
-      ca: readFileSync(ca),
-      cert: readFileSync(cert.cert),
-      key: readFileSync(cert.key),
-      keepAlive: false,
-    });
+    const certificate = 'cert' in auth ? { cert: readFileSync(auth.cert), key: readFileSync(auth.key) } : {};
+    this.agent = new https.Agent({ ca: readFileSync(ca), ...certificate, keepAlive: false });
+    this.authHeaders = 'token' in auth ? { Authorization: `Bearer ${auth.token}` } : {};
   }
 
   request<T = unknown>(
@@ -73,7 +74,11 @@ export class ApiClient {
           method,
           agent: this.agent,
           timeout: 15_000,
-          headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': contentType } : {}) },
+          headers: {
+            ...this.authHeaders,
+            Accept: 'application/json',
+            ...(payload ? { 'Content-Type': contentType } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -10,13 +10,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
 import { readImageOverrides, resolveImages } from '../../lib/images.js';
+import { ApiClient, type ApiResponse } from '../../lib/localcluster/api.js';
 import { apiserverArgs, controllerManagerArgs } from '../../lib/localcluster/control-plane.js';
 import { LocalClusterError } from '../../lib/localcluster/errors.js';
 import { ensureCa, ensureCert, ensureServiceAccountKey } from '../../lib/localcluster/pki.js';
@@ -41,11 +41,6 @@ export interface ControlPlaneOptions {
   timeoutMs?: number;
   environ?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
-}
-
-export interface ApiResponse<T = unknown> {
-  status: number;
-  body: T;
 }
 
 export interface ControlPlane {
@@ -280,39 +275,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }),
     );
 
-    const agent = new https.Agent({ ca, keepAlive: false });
+    const client = new ApiClient(server, path.join(dir, 'ca.crt'), { token });
     const request = <T>(method: string, apiPath: string, body?: unknown): Promise<ApiResponse<T>> =>
-      new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = https.request(
-          `${server}${apiPath}`,
-          {
-            method,
-            agent,
-            timeout: 15_000,
-            headers: {
-              Authorization: `Bearer ${token}`,
-              Accept: 'application/json',
-              ...(payload ? { 'Content-Type': 'application/json' } : {}),
-            },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              let parsed: unknown = text;
-              try {
-                parsed = JSON.parse(text);
-              } catch {}
-              resolve({ status: res.statusCode ?? 0, body: parsed as T });
-            });
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error(`${method} ${apiPath}: timed out`)));
-        req.on('error', reject);
-        req.end(payload);
-      });
+      client.request<T>(method, apiPath, body);
     const get = async <T>(apiPath: string): Promise<T> => {
       const res = await request<T>('GET', apiPath);
       if (res.status !== 200)
