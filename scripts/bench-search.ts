@@ -1,6 +1,7 @@
 #!/usr/bin/env tsx
 // npm run bench:search -- --scale 100k|1m [--concurrency 1,4,16] [--stores pgvector,milvus] [--target-recall 0.95]
 //   [--workers N] [--queries N] [--exact-queries N] [--out DIR] [--dataset-only] [--json]
+//   npm run bench:search -- --report FILE.json   (the tables and the plot again, from a saved run)
 // Search at scale on a synthetic clustered dataset with exact ground truth: load, HNSW / IVF / exact builds (time, size,
 // server memory), recall@10 with p50/p95/p99 and QPS per client count, the HNSW/exact speed-up and the smallest
 // ef/probes meeting the target recall. Runs on its own stack (project vssearch, 127.0.0.1:25981-25985), created and
@@ -10,8 +11,8 @@ import path from 'node:path';
 import { ensureSyntheticDataset } from '../lib/bench/search/dataset-cache.js';
 import { DEFAULT_MIXTURE } from '../lib/bench/search/mixture.js';
 import { searchPlot } from '../lib/bench/search/plot.js';
-import { searchBenchText } from '../lib/bench/search/report.js';
-import { runSearchBench } from '../lib/bench/search/run.js';
+import { readSearchBenchReport, searchBenchText } from '../lib/bench/search/report.js';
+import { runSearchBench, type SearchBenchReport } from '../lib/bench/search/run.js';
 import { SCALES, scaleSpec } from '../lib/bench/search/scales.js';
 import { STORE_NAMES, type StoreName } from '../lib/bench/search/types.js';
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
@@ -24,7 +25,8 @@ const USAGE = `usage: npm run bench:search -- --scale ${Object.keys(SCALES).join
   --workers        ground truth worker threads (default: one per core)
   --queries        queries per HNSW/IVF measurement; --exact-queries for the exact scan (defaults per scale)
   --out            directory for bench-search-<scale>.json and .svg (default .vectorstack/bench)
-  --dataset-only   generate (or verify) the dataset and stop`;
+  --dataset-only   generate (or verify) the dataset and stop
+  --report FILE    print the tables of a saved run (bench-search-<scale>.json) and write its plot beside it; runs nothing`;
 
 function positive(value: unknown, name: string, integer = true): number | undefined {
   if (value === undefined) return undefined;
@@ -41,11 +43,26 @@ function positive(value: unknown, name: string, integer = true): number | undefi
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {
-    string: ['scale', 'concurrency', 'stores', 'target-recall', 'workers', 'queries', 'exact-queries', 'out'],
+    string: [
+      'scale',
+      'concurrency',
+      'stores',
+      'target-recall',
+      'workers',
+      'queries',
+      'exact-queries',
+      'out',
+      'report',
+    ],
     boolean: ['dataset-only'],
     usage: USAGE,
   });
   if (flags.help) return void console.log(USAGE);
+  if (flags.report) {
+    const json = path.resolve(String(flags.report));
+    const report = readSearchBenchReport(json);
+    return void write(report, json, json.replace(/\.json$/, '.svg'), !!flags.json);
+  }
   if (!flags.scale) throw new UsageError('--scale is required', { remedy: USAGE });
   const scale = scaleSpec(String(flags.scale));
   const concurrency = flags.concurrency
@@ -86,6 +103,12 @@ await runMain(async () => {
   const json = path.join(out, `bench-search-${scale.name}.json`);
   const svg = path.join(out, `bench-search-${scale.name}.svg`);
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  write(report, json, svg, !!flags.json);
+  return report.exactRecallOk ? 0 : 1;
+});
+
+/** The plot of `report` into `svg`, then its tables (or the JSON) on stdout. */
+function write(report: SearchBenchReport, json: string, svg: string, asJson: boolean): void {
   writeFileSync(
     svg,
     searchPlot({
@@ -94,10 +117,9 @@ await runMain(async () => {
       dataset: `${report.dataset.base.toLocaleString('en')} x ${report.dataset.dimension}d synthetic`,
     }),
   );
-  if (flags.json) console.log(JSON.stringify(report, null, 2));
+  if (asJson) console.log(JSON.stringify(report, null, 2));
   else
     console.log(
       `${searchBenchText(report)}\nreport: ${path.relative(process.cwd(), json)}\nplot: ${path.relative(process.cwd(), svg)}`,
     );
-  return report.exactRecallOk ? 0 : 1;
-});
+}

@@ -25,9 +25,13 @@ export interface PlotSpec {
   yRange?: [number, number];
 }
 
-const WIDTH = 860;
-const HEIGHT = 520;
-const MARGIN = { left: 80, right: 220, top: 50, bottom: 60 };
+/** Size of one plot; a figure of several stacks them at multiples of the height. */
+export const PLOT_WIDTH = 900;
+export const PLOT_HEIGHT = 520;
+const WIDTH = PLOT_WIDTH;
+const HEIGHT = PLOT_HEIGHT;
+/** The right margin holds the legend: a 28 px swatch and names up to ~34 characters (`pgvector exact scan (no index)`). */
+const MARGIN = { left: 80, right: 260, top: 50, bottom: 60 };
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
 function niceTicks(min: number, max: number, count: number): number[] {
@@ -66,6 +70,7 @@ export function renderPlot(spec: PlotSpec): string {
   const sy = (y: number) => MARGIN.top + plotH - ((yTransform(y) - yLo) / (yHi - yLo || 1)) * plotH;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(spec.title)}</title>`, // what screen readers and image viewers name the plot by
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="16">${escapeXml(spec.title)}</text>`,
   ];

@@ -1,6 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyBinaryRows } from '../../lib/bench/search/pg-target.js';
 import { searchPlot } from '../../lib/bench/search/plot.js';
+import { readSearchBenchReport } from '../../lib/bench/search/report.js';
 import type { SearchPoint } from '../../lib/bench/search/types.js';
 
 describe('pgvector binary COPY rows', () => {
@@ -66,5 +70,36 @@ describe('recall/QPS plot', () => {
     for (const name of ['pgvector HNSW', 'pgvector exact scan (no index)', 'milvus IVF_FLAT'])
       expect(svg).toContain(name);
     expect(svg).toContain('y="520"');
+  });
+});
+
+describe('a saved bench:search run', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-bench-report-'));
+  const file = (name: string, text: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('is read back when it has what the tables and the plot need', () => {
+    const saved = {
+      points: [],
+      builds: [],
+      loads: [],
+      speedups: [],
+      recommendations: [],
+      dataset: {},
+      k: 10,
+    };
+    expect(readSearchBenchReport(file('ok.json', JSON.stringify(saved)))).toEqual(saved);
+  });
+
+  it('anything else is refused naming the file and what is missing', () => {
+    const other = file('other.json', JSON.stringify({ name: 'vectorstack', k: 10 }));
+    expect(() => readSearchBenchReport(other)).toThrow(
+      `--report ${other}: not a bench:search report (missing points, builds, loads, speedups, recommendations, dataset)`,
+    );
+    const broken = file('broken.json', '{"points": [');
+    expect(() => readSearchBenchReport(broken)).toThrow(`--report ${broken}: not a readable JSON file (`);
   });
 });

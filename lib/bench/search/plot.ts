@@ -1,10 +1,11 @@
 // Recall@k against queries per second, one panel per client count stacked top to bottom, sharing both axes: a line per
 // store and index (labelled with the swept value), the exact scan as a square.
-import { type PlotSeries, renderPlot } from '../../verify/svg-plot.js';
+import { escapeXml } from '../../verify/report.js';
+import { PLOT_HEIGHT, PLOT_WIDTH, type PlotSeries, renderPlot } from '../../verify/svg-plot.js';
 import type { SearchPoint } from './types.js';
 
-const PANEL_HEIGHT = 520;
-const PANEL_WIDTH = 860;
+const PANEL_HEIGHT = PLOT_HEIGHT;
+const PANEL_WIDTH = PLOT_WIDTH;
 
 export interface SearchPlotInput {
   points: readonly SearchPoint[];
@@ -51,6 +52,7 @@ export function searchPlot({ points, k, dataset }: SearchPlotInput): string {
   });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${PANEL_WIDTH}" height="${levels.length * PANEL_HEIGHT}" viewBox="0 0 ${PANEL_WIDTH} ${levels.length * PANEL_HEIGHT}">`,
+    `<title>${escapeXml(`recall@${k} vs QPS at ${levels.join(', ')} clients (${dataset})`)}</title>`,
     ...panels,
     '</svg>',
     '',

@@ -1,6 +1,25 @@
 // The search bench's report as text: dataset, loads, builds, the sweep, speed-ups and recommended settings.
+import { readFileSync } from 'node:fs';
+import { VectorstackError } from '../../errors.js';
 import { renderTable } from '../../util/table.js';
 import type { SearchBenchReport } from './run.js';
+
+/** A saved run (`bench-search-<scale>.json`), checked for the parts the tables and the plot read. */
+export function readSearchBenchReport(file: string): SearchBenchReport {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new VectorstackError(`--report ${file}: not a readable JSON file (${(error as Error).message})`);
+  }
+  const report = parsed as Partial<SearchBenchReport>;
+  const missing = (
+    ['points', 'builds', 'loads', 'speedups', 'recommendations', 'dataset', 'k'] as const
+  ).filter((key) => report[key] === undefined);
+  if (missing.length > 0)
+    throw new VectorstackError(`--report ${file}: not a bench:search report (missing ${missing.join(', ')})`);
+  return report as SearchBenchReport;
+}
 
 const mib = (bytes: number | null) => (bytes === null ? '?' : (bytes / 2 ** 20).toFixed(0));
 const s = (ms: number | null) => (ms === null ? '—' : (ms / 1000).toFixed(1));
