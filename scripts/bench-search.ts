@@ -61,7 +61,7 @@ await runMain(async () => {
   if (flags.report) {
     const json = path.resolve(String(flags.report));
     const report = readSearchBenchReport(json);
-    return void write(report, json, json.replace(/\.json$/, '.svg'), !!flags.json);
+    return void write(report, json, `${json.replace(/\.json$/, '')}.svg`, !!flags.json); // never over the input
   }
   if (!flags.scale) throw new UsageError('--scale is required', { remedy: USAGE });
   const scale = scaleSpec(String(flags.scale));
