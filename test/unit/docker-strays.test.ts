@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeObjects, objectsInState, strays } from '../../lib/targets/docker/strays.js';
+import { describeObjects, objectsInState, removalCommands, strays } from '../../lib/targets/docker/strays.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-strays-'));
 
@@ -13,40 +13,22 @@ function stateFile(resources: unknown[]): string {
   return file;
 }
 
+/** One resource of a state file with one instance named `name`. */
+const resource = (mode: 'managed' | 'data', type: string, name: string) => ({
+  mode,
+  type,
+  name: 'r',
+  instances: [{ attributes: { name } }],
+});
+
 describe('objects no Terraform state records', () => {
   it('reads the networks, volumes and containers a state manages, by name, and nothing else', () => {
     const file = stateFile([
-      {
-        mode: 'managed',
-        type: 'docker_network',
-        name: 'network',
-        instances: [{ attributes: { name: 'p-local' } }],
-      },
-      {
-        mode: 'managed',
-        type: 'docker_volume',
-        name: 'etcd-data',
-        instances: [{ attributes: { name: 'p-local-etcd-data' } }],
-      },
-      {
-        mode: 'managed',
-        type: 'docker_image',
-        name: 'img',
-        instances: [{ attributes: { name: 'etcd:3.5' } }],
-      },
-      {
-        mode: 'managed',
-        type: 'docker_container',
-        name: 'c',
-        instances: [{ attributes: { name: 'p-local-etcd' } }],
-      },
-      // A data source reads an object someone else owns.
-      {
-        mode: 'data',
-        type: 'docker_network',
-        name: 'other',
-        instances: [{ attributes: { name: 'bridge' } }],
-      },
+      resource('managed', 'docker_network', 'p-local'),
+      resource('managed', 'docker_volume', 'p-local-etcd-data'),
+      resource('managed', 'docker_image', 'etcd:3.5'),
+      resource('managed', 'docker_container', 'p-local-etcd'),
+      resource('data', 'docker_network', 'bridge'), // a data source reads an object someone else owns
     ]);
     expect(objectsInState(file)).toEqual([
       { kind: 'network', name: 'p-local' },
@@ -70,5 +52,19 @@ describe('objects no Terraform state records', () => {
     const left = strays(found, known);
     expect(left).toEqual(found.slice(1));
     expect(describeObjects(left)).toBe('volume p-local, container p-local-redis');
+  });
+
+  it('the commands shown to a user are the ones removal runs: containers, then networks, then volumes', () => {
+    const objects = [
+      { kind: 'volume' as const, name: 'p-local-redis-data' },
+      { kind: 'network' as const, name: 'p-local' },
+      { kind: 'container' as const, name: 'p-local-etcd' },
+      { kind: 'container' as const, name: 'p-local-redis' },
+    ];
+    expect(removalCommands(objects)).toBe(
+      'docker rm -f p-local-etcd p-local-redis; docker network rm p-local; docker volume rm -f p-local-redis-data',
+    );
+    expect(removalCommands(objects.filter((o) => o.kind === 'network'))).toBe('docker network rm p-local');
+    expect(removalCommands([])).toBe('');
   });
 });

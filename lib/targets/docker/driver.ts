@@ -28,6 +28,7 @@ import {
   describeObjects,
   labelledObjects,
   objectsInState,
+  removalCommands,
   removeObjects,
   strays,
 } from './strays.js';
@@ -277,7 +278,7 @@ export class DockerDriver implements TargetDriver {
         remedy:
           `if a run whose state directory is gone left them: npm run destroy -- --env ${environment} --volumes --yes ` +
           `(removes them and this environment's volumes), or remove only them to keep the volumes for the next up: ` +
-          `${describeCommands(inTheWay)}; if another directory deployed them, run the command there or choose another project name`,
+          `${removalCommands(inTheWay)}; if another directory deployed them, run the command there or choose another project name`,
       },
     );
   }
@@ -370,17 +371,6 @@ export class DockerDriver implements TargetDriver {
       { exec, close: async () => {}, describe: `docker, project ${config.project}` },
     );
   }
-}
-
-/** `docker rm -f a b; docker network rm c`: the commands that remove these objects and nothing else. */
-function describeCommands(objects: DockerObject[]): string {
-  const of = (kind: DockerObject['kind']) => objects.filter((o) => o.kind === kind).map((o) => o.name);
-  return [
-    of('container').length > 0 ? `docker rm -f ${of('container').join(' ')}` : '',
-    of('network').length > 0 ? `docker network rm ${of('network').join(' ')}` : '',
-  ]
-    .filter(Boolean)
-    .join('; ');
 }
 
 /** For a plan before the first `up`, or a destroy without state: values Terraform needs but never uses. */

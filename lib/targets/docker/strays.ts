@@ -56,13 +56,33 @@ export function strays(found: DockerObject[], known: DockerObject[]): DockerObje
   return found.filter((o) => !recorded.has(key(o)));
 }
 
-/** Removes them: containers first (they hold the network), then networks, then volumes. */
+/**
+ * The docker command that removes objects of each kind, in the order they must go: containers first (they hold the
+ * network), then networks, then volumes. `removeObjects` runs them; `removalCommands` shows the same ones to a user.
+ */
+const REMOVAL: readonly [StrayKind, readonly string[]][] = [
+  ['container', ['rm', '-f']],
+  ['network', ['network', 'rm']],
+  ['volume', ['volume', 'rm', '-f']],
+];
+
+/** Per kind with something to remove: the docker arguments that remove exactly those objects. */
+function removals(objects: DockerObject[]): string[][] {
+  return REMOVAL.flatMap(([kind, command]) => {
+    const names = objects.filter((o) => o.kind === kind).map((o) => o.name);
+    return names.length > 0 ? [[...command, ...names]] : [];
+  });
+}
+
 export async function removeObjects(objects: DockerObject[]): Promise<void> {
-  const of = (kind: StrayKind) => objects.filter((o) => o.kind === kind).map((o) => o.name);
-  const $q = $({ quiet: true });
-  if (of('container').length > 0) await $q`docker rm -f ${of('container')}`;
-  if (of('network').length > 0) await $q`docker network rm ${of('network')}`;
-  if (of('volume').length > 0) await $q`docker volume rm -f ${of('volume')}`;
+  for (const args of removals(objects)) await $({ quiet: true })`docker ${args}`;
+}
+
+/** `docker rm -f a b; docker network rm c`: what `removeObjects` would run, for a remedy a user can follow. */
+export function removalCommands(objects: DockerObject[]): string {
+  return removals(objects)
+    .map((args) => `docker ${args.join(' ')}`)
+    .join('; ');
 }
 
 /** `container vschaos-local-etcd, network vschaos-local`: for messages. */
