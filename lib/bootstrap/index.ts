@@ -186,10 +186,12 @@ async function planMilvusWithUsers(
           ),
         config,
         options.stack.credentials,
-        prefix,
-        60_000,
-        (spec) => reassertMilvusGrants(client, spec),
-        (spec) => describeMilvusGrants(client, spec),
+        {
+          prefix,
+          timeoutMs: 60_000,
+          reassert: (spec) => reassertMilvusGrants(client, spec),
+          describe: (spec) => describeMilvusGrants(client, spec),
+        },
       );
     },
   };

@@ -149,6 +149,17 @@ export async function planMilvusUsers(
 /** A query that matches nothing: proves the Query privilege without reading data. */
 export const GRANT_PROBE_FILTER = `${MILVUS_FIELDS.chunkId} == "vectorstack-grant-probe"`;
 
+export interface GrantWaitOptions {
+  /** Prefix of the data plane's names (logins, collections). @default '' */
+  prefix?: string;
+  /** Bound on the wait, per login. @default 60_000 */
+  timeoutMs?: number;
+  /** Applies the login's grants and binding again (revoke + grant, unbind + bind), so the proxy learns them anew. */
+  reassert?: (spec: MilvusUserSpec & { name: string }) => Promise<void>;
+  /** What the server's metadata says of the login (its roles, its role's grants), for the error when the wait fails. */
+  describe?: (spec: MilvusUserSpec & { name: string }) => Promise<string>;
+}
+
 /**
  * Waits, bounded, until each of `usernames` (names with the prefix) can use `collection` (see `query`) with its generated
  * password. Milvus acknowledges a grant or a role binding before its proxies apply it; a login used at once can still
@@ -165,13 +176,9 @@ export async function waitForMilvusGrants(
   ) => Promise<{ status: { error_code: string | number; reason: string } }>,
   config: VectorstackConfig,
   credentials: Partial<Credentials>,
-  prefix = '',
-  timeoutMs = 60_000,
-  /** Applies the login's grants and binding again (revoke + grant, unbind + bind), so the proxy learns them anew. */
-  reassert?: (spec: MilvusUserSpec & { name: string }) => Promise<void>,
-  /** What the server's metadata says of the login (its roles, its role's grants), for the error when the wait fails. */
-  describe?: (spec: MilvusUserSpec & { name: string }) => Promise<string>,
+  options: GrantWaitOptions = {},
 ): Promise<void> {
+  const { prefix = '', timeoutMs = 60_000, reassert, describe } = options;
   const specs = milvusUsers(config).filter((spec) => usernames.includes(prefix + spec.name));
   for (const spec of specs) {
     const username = prefix + spec.name;

@@ -232,8 +232,7 @@ describe('waiting for Milvus grants to take effect', () => {
       },
       testConfig(),
       credentials,
-      'p_',
-      5_000,
+      { prefix: 'p_', timeoutMs: 5_000 },
     );
     expect(calls).toBe(3);
     expect(seen[0]).toBe('p_rag_app:app-pw:rag_app');
@@ -248,8 +247,7 @@ describe('waiting for Milvus grants to take effect', () => {
       },
       testConfig(),
       credentials,
-      'p_',
-      1_200,
+      { prefix: 'p_', timeoutMs: 1_200 },
     ).catch((e) => e);
     expect(error).toBeInstanceOf(BootstrapError);
     expect(error.message).toContain('milvus: the grants of p_rag_reader did not take effect');
@@ -262,17 +260,11 @@ describe('waiting for Milvus grants to take effect', () => {
       throw new Error('7 PERMISSION_DENIED: PrivilegeQuery: permission deny to p_rag_reader');
     };
     const wait = (describe: (spec: { name: string }) => Promise<string>) =>
-      waitForMilvusGrants(
-        ['p_rag_reader'],
-        'p_rag_chunks',
-        refuse,
-        testConfig(),
-        credentials,
-        'p_',
-        600,
-        undefined,
+      waitForMilvusGrants(['p_rag_reader'], 'p_rag_chunks', refuse, testConfig(), credentials, {
+        prefix: 'p_',
+        timeoutMs: 600,
         describe,
-      ).catch((e) => e);
+      }).catch((e) => e);
     const described = await wait(async (spec) => `metadata: ${spec.name} has roles [${spec.name}]`);
     expect(described.problems[1]).toBe('metadata: p_rag_reader has roles [p_rag_reader]');
     const unreadable = await wait(async () => {
