@@ -100,7 +100,7 @@ const envVar = (name: string, source: BackupEnvSource) =>
  * (measured on the kit's node: the first `pg_isready` of a fresh pod got no answer, the next one a second later was
  * served); each step waits for its store this way before it starts.
  */
-export function waitFor(what: string, probe: string, seconds = 60): string {
+export function shellWaitFor(what: string, probe: string, seconds = 60): string {
   const tries = Math.max(1, Math.ceil(seconds / 2));
   return [
     `i=0; until ${probe} >/dev/null 2>&1; do`,
@@ -115,7 +115,7 @@ export function uploadScript(bucket: string, prefix: string, retentionDays: numb
   const target = `vectorstack/${bucket}/${prefix}`;
   return [
     'set -eu',
-    waitFor(`bucket ${bucket}`, `mc ls "vectorstack/${bucket}"`),
+    shellWaitFor(`bucket ${bucket}`, `mc ls "vectorstack/${bucket}"`),
     'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
     `cd ${SET_DIR}`,
     'find . -type f ! -name SHA256SUMS -exec sha256sum {} + > SHA256SUMS',
@@ -169,7 +169,7 @@ export class BackupCronJob extends Construct {
           '-c',
           [
             'set -eu',
-            waitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
+            shellWaitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
             `mkdir -p ${SET_DIR}/postgres`,
             `pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDATABASE" --format=custom --create -f ${SET_DIR}/postgres/database.dump`,
           ].join('\n'),
@@ -204,7 +204,7 @@ export class BackupCronJob extends Construct {
           [
             'set -eu',
             `cli="redis-cli --no-auth-warning ${redis.tls ? `--tls --cacert ${CA_FILE} ` : ''}-h $REDIS_HOST -p $REDIS_PORT"`,
-            waitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
+            shellWaitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
             `mkdir -p ${SET_DIR}/redis`,
             `$cli --rdb ${SET_DIR}/redis/dump.rdb`,
           ].join('\n'),

@@ -8,8 +8,8 @@ import { tlsDir, tlsFiles } from '../../lib/tls/pki.js';
 import {
   BackupCronJob,
   backupCronJobProps,
+  shellWaitFor,
   uploadScript,
-  waitFor,
 } from '../../stacks/kubernetes/backup-cronjob.js';
 import { buildKubernetesStack } from '../../stacks/kubernetes/kubernetes-stack.js';
 import { EXTERNAL_BUCKET, testDeployment } from './helpers.js';
@@ -81,10 +81,10 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
     expect(redisStep.command[2]).toMatch(/^\$cli --rdb \/backup\/set\/redis\/dump\.rdb$/m);
     // Each step waits (bounded) for its store: a new pod's first connections may be refused by policy enforcement.
     expect(pgStep.command[2]).toContain(
-      waitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
+      shellWaitFor('postgres $PGHOST:$PGPORT', 'pg_isready -h "$PGHOST" -p "$PGPORT" -t 2'),
     );
     expect(redisStep.command[2]).toContain(
-      waitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
+      shellWaitFor('redis $REDIS_HOST:$REDIS_PORT', '$cli ping | grep -q PONG'),
     );
     expect(redisStep.env).toContainEqual({
       name: 'REDISCLI_AUTH',
@@ -208,7 +208,7 @@ describe('scheduled backup CronJob (Kubernetes)', () => {
 
   it('waits for a store a bounded time, then fails naming it', () => {
     const run = (probe: string, seconds: number) =>
-      spawnSync('sh', ['-c', `set -eu\n${waitFor('postgres db:5432', probe, seconds)}\necho started`], {
+      spawnSync('sh', ['-c', `set -eu\n${shellWaitFor('postgres db:5432', probe, seconds)}\necho started`], {
         encoding: 'utf8',
       });
     expect(run('true', 60)).toMatchObject({ status: 0, stdout: 'started\n' });
