@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyBinaryRows } from '../../lib/bench/search/pg-target.js';
 import { searchPlot } from '../../lib/bench/search/plot.js';
 import { readSearchBenchReport } from '../../lib/bench/search/report.js';
 import type { SearchPoint } from '../../lib/bench/search/types.js';
+import { scratchFiles } from './helpers.js';
 
 describe('pgvector binary COPY rows', () => {
   it('writes the signature once, then per row: 2 fields, int4 id, vector (int16 dim, int16 0, big-endian float4s)', () => {
@@ -74,12 +72,7 @@ describe('recall/QPS plot', () => {
 });
 
 describe('a saved bench:search run', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-bench-report-'));
-  const file = (name: string, text: string) => {
-    const f = path.join(dir, name);
-    writeFileSync(f, text);
-    return f;
-  };
+  const file = scratchFiles('vs-bench-report');
 
   it('is read back when it has what the tables and the plot need', () => {
     const saved = {

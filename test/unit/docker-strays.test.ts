@@ -1,16 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeObjects, objectsInState, removalCommands, strays } from '../../lib/targets/docker/strays.js';
+import { scratchFiles } from './helpers.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'vs-strays-'));
+const write = scratchFiles('vs-strays');
+let written = 0;
 
 /** A local-backend state as Terraform 1.x writes it (trimmed to what is read). */
 function stateFile(resources: unknown[]): string {
-  const file = path.join(dir, `${Math.random().toString(36).slice(2)}.tfstate`);
-  writeFileSync(file, JSON.stringify({ version: 4, terraform_version: '1.11.4', resources }));
-  return file;
+  written++;
+  return write(`s${written}.tfstate`, JSON.stringify({ version: 4, terraform_version: '1.11.4', resources }));
 }
 
 /** One resource of a state file with one instance named `name`. */
@@ -38,7 +37,7 @@ describe('objects no Terraform state records', () => {
   });
 
   it('an absent state file, or one destroyed to nothing, records nothing', () => {
-    expect(objectsInState(path.join(dir, 'never-written.tfstate'))).toEqual([]);
+    expect(objectsInState(path.join(write.dir, 'never-written.tfstate'))).toEqual([]);
     expect(objectsInState(stateFile([]))).toEqual([]);
   });
 

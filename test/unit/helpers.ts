@@ -1,10 +1,23 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ObjectStorage } from '../../k8s/schema.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { ConfigOverrides, EnvironmentName, VectorstackConfig } from '../../lib/config/schema.js';
 import { type Deployment, resolveDeployment } from '../../lib/deployment/resolve.js';
+
+/** A writer of files into a fresh temporary directory (`dir`): `write(name, content)` returns the file's path. */
+export function scratchFiles(
+  prefix: string,
+): ((name: string, content: string | Buffer) => string) & { dir: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const write = (name: string, content: string | Buffer) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, content);
+    return file;
+  };
+  return Object.assign(write, { dir });
+}
 
 /**
  * A fresh, empty working directory and cache per call: a unit test never reads a config file, an image override file

@@ -1,16 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DATASET_DIR, loadDataset } from '../../lib/verify/dataset.js';
 import { encodeVecs, readFvecs, readIvecs, row, VectorFileError } from '../../lib/verify/vectors.js';
+import { scratchFiles } from './helpers.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'verify-readers-'));
-const file = (name: string, content: Buffer) => {
-  const p = path.join(dir, name);
-  writeFileSync(p, content);
-  return p;
-};
+const file = scratchFiles('verify-readers');
+const { dir } = file;
 
 describe('.fvecs / .ivecs readers', () => {
   it('reads record count, dimension and values', () => {
