@@ -9,7 +9,7 @@ import { readToolchain } from '../../setup/toolchain-file.js';
 import { endpointsAt, publishedPorts, withClientTls } from '../../stack/endpoints.js';
 import { type ExecInService, execThrough, RunningStack } from '../../stack/running-stack.js';
 import { clientCaFile, ensureTls } from '../../tls/pki.js';
-import { waitFor } from '../../util/poll.js';
+import { WaitTimeoutError, waitFor } from '../../util/poll.js';
 import { Progress } from '../../util/progress.js';
 import type {
   ApplyOptions,
@@ -22,6 +22,7 @@ import type {
 import { ensureMilvusRootPassword, milvusHealthReasons, waitForMilvusReady } from '../milvus-root.js';
 import { converge, type TerraformCli, terraformCli } from '../terraform.js';
 import { type ContainerState, dockerAnswers, listStackContainers } from './containers.js';
+import { diagnoseContainers, servicesTerraformGaveUpOn } from './diagnose.js';
 import { findPortConflicts } from './ports.js';
 import {
   type DockerObject,
@@ -110,14 +111,17 @@ export class DockerDriver implements TargetDriver {
     const results = [];
     for (const stack of [this.stacks.base, this.stacks.services])
       results.push(
-        await converge(cli, {
-          stackDir: dir(stack),
-          label: stack,
-          env,
-          planOnly: options.planOnly,
-          waits: "waits for each container's health check",
-          progress: this.progress,
-        }),
+        await this.diagnosed(
+          converge(cli, {
+            stackDir: dir(stack),
+            label: stack,
+            env,
+            planOnly: options.planOnly,
+            waits: "waits for each container's health check",
+            progress: this.progress,
+          }),
+          (error) => /failed to be in healthy state/.test(error.message),
+        ),
       );
     const result: ApplyResult = {
       changed: results.some((r) => r.changed),
@@ -129,7 +133,7 @@ export class DockerDriver implements TargetDriver {
     };
     if (options.planOnly) return result;
 
-    result.workloads = await this.waitReady();
+    result.workloads = await this.diagnosed(this.waitReady(), (error) => error instanceof WaitTimeoutError);
     const endpoints = withClientTls(
       endpointsAt(config, config.docker.bindAddress, publishedPorts(specs)),
       clientCaFile(this.deployment),
@@ -281,6 +285,32 @@ export class DockerDriver implements TargetDriver {
           `${removalCommands(inTheWay)}; if another directory deployed them, run the command there or choose another project name`,
       },
     );
+  }
+
+  /**
+   * Runs a step that waits for the containers' health checks; when it fails because one never passed, the error says
+   * why, from the engine (state, failed checks, restarts, what the check printed, the log's tail).
+   */
+  private async diagnosed<T>(step: Promise<T>, isHealthWait: (error: Error) => boolean): Promise<T> {
+    try {
+      return await step;
+    } catch (error) {
+      if (!(error instanceof Error) || !isHealthWait(error)) throw error;
+      const seconds = this.config.docker.healthTimeoutSeconds;
+      throw new DockerTargetError(
+        `${this.config.environment}: not every container passed its health check within docker.healthTimeoutSeconds (${seconds} s)`,
+        {
+          problems: await diagnoseContainers(dockerLabels(this.config), {
+            services: this.deployment.specs.map((s) => s.name),
+            gaveUpOn: servicesTerraformGaveUpOn(error.message),
+          }),
+          remedy:
+            `read the whole log with docker logs NAME; run up again once the cause is fixed (a container that never ` +
+            `became healthy is replaced); on a slow or busy host raise docker.healthTimeoutSeconds (now ${seconds})`,
+          cause: error,
+        },
+      );
+    }
   }
 
   private containers(): Promise<ContainerState[]> {
