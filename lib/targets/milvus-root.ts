@@ -63,6 +63,10 @@ export async function ensureMilvusRootPassword(
   if (found.kind === 'kept') return 'kept';
   const client = found.client;
   try {
+    // A server that replaced one stopped uncleanly (a killed or recreated container) still has its predecessor's
+    // proxy registered until that session's lease expires; a password change is broadcast to every registered proxy
+    // and runs into the dead one's deadline. Its health API says when they are gone.
+    await waitForHealthyComponents(client, endpoint, { timeoutMs: options.timeoutMs ?? 180_000 });
     const status = await client.updateUser({
       username: 'root',
       oldPassword: MILVUS_DEFAULT_ROOT_PASSWORD,
@@ -91,24 +95,32 @@ export async function waitForMilvusReady(
   const started = Date.now();
   const client = await connectMilvus({ ...endpoint, username: 'root', password });
   try {
-    await waitFor(
-      `milvus at ${endpoint.host}:${endpoint.port} reporting every component healthy`,
-      async () => {
-        const health = await client.checkHealth();
-        // Servers without the API (milvus-lite) answer {}: nothing more to wait for.
-        if (health.isHealthy === undefined || health.isHealthy) return true;
-        return { waiting: health.reasons.join('; ') || 'not healthy' };
-      },
-      {
-        timeoutMs: options.timeoutMs ?? 180_000,
-        intervalMs: 2000,
-        onWait: (observed) => options.onWait?.(observed),
-      },
-    );
+    await waitForHealthyComponents(client, endpoint, {
+      timeoutMs: options.timeoutMs ?? 180_000,
+      onWait: options.onWait,
+    });
     return Date.now() - started;
   } finally {
     await client.closeConnection();
   }
+}
+
+/** Polls Milvus's health API through a connected client until every component reports healthy; bounded. */
+async function waitForHealthyComponents(
+  client: MilvusClient,
+  endpoint: Endpoint,
+  options: { timeoutMs: number; onWait?: (reasons: string) => void },
+): Promise<void> {
+  await waitFor(
+    `milvus at ${endpoint.host}:${endpoint.port} reporting every component healthy`,
+    async () => {
+      const health = await client.checkHealth();
+      // Servers without the API (milvus-lite) answer {}: nothing more to wait for.
+      if (health.isHealthy === undefined || health.isHealthy) return true;
+      return { waiting: health.reasons.join('; ') || 'not healthy' };
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 2000, onWait: (observed) => options.onWait?.(observed) },
+  );
 }
 
 /**

@@ -36,7 +36,9 @@ import { requirePreparedHost } from './prerequisites.js';
 // Milvus inserts through rag_app, Redis SETs through the cache user), each container in turn is killed with SIGKILL,
 // then `up` (scripts/up.ts, what `npm run up` runs after its setup check) must exit 0 within a bound, the stack must be
 // ready (status, smoke), and every write a store acknowledged must still be there (Redis: what its appendfsync policy
-// guarantees). Pure bookkeeping lives in lib/verify/chaos-load.ts.
+// guarantees). Pure bookkeeping lives in lib/verify/chaos-load.ts. Before that, on the same stack: an `up` whose health
+// wait runs out names each container still waiting, with what its health check and its log said, and the next `up`
+// completes.
 
 const PROJECT = 'vschaos';
 const ENV = 'local';
@@ -58,7 +60,9 @@ const OUTAGE_MS = 4_000;
 const LOGS = process.env.VECTORSTACK_CHAOS_LOG_DIR ?? path.join(os.tmpdir(), 'vschaos-logs');
 
 const cwd = mkdtempSync(path.join(os.tmpdir(), `${PROJECT}-`));
-writeFileSync(path.join(cwd, 'vectorstack.config.json'), `${JSON.stringify(CONFIG, null, 2)}\n`);
+const writeConfig = (config: ConfigOverrides) =>
+  writeFileSync(path.join(cwd, 'vectorstack.config.json'), `${JSON.stringify(config, null, 2)}\n`);
+writeConfig(CONFIG);
 const deployment = resolveDeployment(loadConfig({ cwd, environ: {} }), { cwd });
 const driver = driverFor(deployment);
 const runId = `c${Date.now().toString(36)}`;
@@ -135,30 +139,58 @@ function inspect(service: ServiceName): { id: string; running: boolean; status: 
 beforeAll(async () => {
   await requirePreparedHost();
   await driver.destroy(); // what a previous run that died midway left (no state records it)
-  const up = await runUp('initial');
-  expect(up.code, `initial up failed, see ${up.log}:\n${logTail(up.log)}`).toBe(0);
-  const opened = await driver.open();
-  expect((await bootstrap({ stack: opened })).exitCode).toBe(0);
-  await opened.close();
-  stack = await driver.open();
-  // The guarantee Redis gives for acknowledged writes across a kill of its process follows from its AOF settings.
-  const redis = await redisWindow(stack);
-  redisWindowMs = redis.ms;
-  console.log(`redis: ${redis.settings}, loss window ${redisWindowMs} ms`);
-  await ensureMilvusLoaded(stack);
 });
 
 afterAll(async () => {
-  if (outcomes.length > 0) {
-    const table = formatKillTable(outcomes);
-    console.log(table);
-    writeFileSync(path.join(LOGS, 'summary.md'), `${table}\n`);
-  }
-  await stack?.close();
   await driver.destroy();
 });
 
+describe('a health wait that runs out', () => {
+  it('up says which container is not healthy and what it and its log said, exit 1; run again, it completes', async () => {
+    // 10 s (the least allowed): Milvus cannot pass its first check, made 10 s after it starts, so this up must fail.
+    writeConfig({ ...CONFIG, docker: { healthTimeoutSeconds: 10 } });
+    const failed = await runUp('health-timeout');
+    const log = readFileSync(failed.log, 'utf8');
+    expect(failed.code, logTail(failed.log)).toBe(1);
+    expect(log).toContain(
+      'local: not every container passed its health check within docker.healthTimeoutSeconds (10 s)',
+    );
+    // The container Terraform gave up on is named with its state and restarts (one still waiting, with the tail of
+    // its own log; one that passed since, as such).
+    expect(log).toMatch(
+      /(\w+) \(vschaos-local-\1\): ((starting|unhealthy)[^\n]*; restarted \d+ time\(s\)[^\n]*\n {4}(last log lines:\n {6}\S|its log is empty)|healthy now, but not within the wait)/,
+    );
+    expect(log).toContain('on a slow or busy host raise docker.healthTimeoutSeconds (now 10)');
+    writeConfig(CONFIG);
+    const up = await runUp('initial');
+    expect(up.code, `up after the failed one, see ${up.log}:\n${logTail(up.log)}`).toBe(0);
+    const status = await driver.status();
+    expect(status.filter((w) => !w.ready).map((w) => `${w.service}: ${w.state}`)).toEqual([]);
+  }, 900_000);
+});
+
 describe('chaos on Docker: kill -s KILL each container under load, then up', () => {
+  beforeAll(async () => {
+    const opened = await driver.open();
+    expect((await bootstrap({ stack: opened })).exitCode).toBe(0);
+    await opened.close();
+    stack = await driver.open();
+    // The guarantee Redis gives for acknowledged writes across a kill of its process follows from its AOF settings.
+    const redis = await redisWindow(stack);
+    redisWindowMs = redis.ms;
+    console.log(`redis: ${redis.settings}, loss window ${redisWindowMs} ms`);
+    await ensureMilvusLoaded(stack);
+  });
+
+  afterAll(async () => {
+    if (outcomes.length > 0) {
+      const table = formatKillTable(outcomes);
+      console.log(table);
+      writeFileSync(path.join(LOGS, 'summary.md'), `${table}\n`);
+    }
+    await stack?.close();
+  });
+
   for (const [round, service] of KILLS.entries()) {
     it(`${service}: up recovers within ${UP_BOUND_MS / 1000} s, the stack is ready, nothing acknowledged is lost`, async () => {
       const before = ledger.records.length;
