@@ -53,7 +53,7 @@ await runMain(async () => {
     noopUp: [] as number[],
     down: [] as number[],
   };
-  await driver.destroy().catch(() => {});
+  await driver.destroy(); // what a previous run that died midway left
   try {
     for (let round = 1; round <= rounds; round++) {
       const credentials = Object.fromEntries(SECRET_NAMES.map((n) => [n, generateSecret()])) as Record<
@@ -76,7 +76,8 @@ await runMain(async () => {
       await driver.destroy();
     }
   } finally {
-    await driver.destroy().catch(() => {});
+    // Reported, not thrown: an error from the rounds above is the one to show.
+    await driver.destroy().catch((error: Error) => progress.log(`destroy failed: ${error.message}`));
     await removeBaseline(specs, 'vsbench-baseline');
   }
   const base = median(times.baseline);

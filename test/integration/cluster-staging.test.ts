@@ -63,11 +63,11 @@ beforeAll(async () => {
   deployment = resolveDeployment(loadConfig({ env: 'staging', cwd, environ: {} }), { cwd });
   driver = new KubernetesDriver(deployment, { progress });
   kubectl = new Kubectl(deployment.config);
-  await driver.destroy().catch(() => {}); // a previous run that died midway
+  await driver.destroy(); // what a previous run that died midway left
 });
 
 afterAll(async () => {
-  await driver?.destroy().catch(() => {});
+  await driver?.destroy();
   await clusterDown({ log: (line) => progress.log(line) });
 });
 

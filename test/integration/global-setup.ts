@@ -10,7 +10,7 @@ export async function setup(): Promise<() => Promise<void>> {
   // VECTORSTACK_TEST_KEEP_STACK=1 reuses a running shared stack and leaves it up: for quick iterations while
   // developing. CI starts from empty volumes, since a previous run that died may have left data behind.
   const keep = process.env.VECTORSTACK_TEST_KEEP_STACK === '1';
-  if (!keep) await driver.destroy().catch(() => {});
+  if (!keep) await driver.destroy();
   await driver.apply();
   return async () => {
     if (!keep) await driver.destroy();

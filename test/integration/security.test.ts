@@ -5,7 +5,7 @@
 // and in the containers; bootstrap and smoke run over TLS.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DataType } from '@zilliz/milvus2-sdk-node';
@@ -48,8 +48,12 @@ const dockerExec = (
     { encoding: 'utf8', env: { ...process.env, ...env } },
   ).trim();
 
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'vstls-other-ca-'));
+let otherCa: string | undefined;
+
 /** A CA that did not sign the stack's certificates: a client trusting only it must fail verification. */
 function otherCaFile(): string {
+  if (otherCa) return otherCa;
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const pem = issueCertificate({
     subject: 'some other CA',
@@ -60,9 +64,9 @@ function otherCaFile(): string {
     notAfter: new Date(Date.now() + 86_400_000),
     ca: true,
   });
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vstls-other-ca-')), 'ca.crt');
-  writeFileSync(file, pem);
-  return file;
+  otherCa = path.join(scratch, 'ca.crt');
+  writeFileSync(otherCa, pem);
+  return otherCa;
 }
 
 let first: ApplyResult;
@@ -70,14 +74,15 @@ let stack: RunningStack;
 
 beforeAll(async () => {
   await requirePreparedHost();
-  await driver.destroy().catch(() => {}); // a previous run that died midway
+  await driver.destroy(); // what a previous run that died midway left
   first = await driver.apply();
   stack = await driver.open();
 }, 900_000);
 
 afterAll(async () => {
   await stack?.close();
-  await driver.destroy().catch(() => {});
+  await driver.destroy();
+  rmSync(scratch, { recursive: true, force: true });
 }, 300_000);
 
 describe('TLS on the local stack', () => {
