@@ -19,11 +19,20 @@ export const CONTAINER_PORTS = {
   redis: 6379,
 } as const;
 
-/** Health checks: exec form, so they also run in images without a shell. Shared by Docker and Kubernetes probes. */
-const health = (command: string[], startPeriodSeconds: number, intervalSeconds = 5) => ({
+/**
+ * Health checks: exec form, so they also run in images without a shell. Shared by Docker and Kubernetes probes.
+ * @param timing.intervalSeconds between checks. @default 5
+ * @param timing.timeoutSeconds a check still running after this counts as failed; at least the check's own bounds.
+ *   @default 5
+ */
+const health = (
+  command: string[],
+  startPeriodSeconds: number,
+  { intervalSeconds = 5, timeoutSeconds = 5 }: { intervalSeconds?: number; timeoutSeconds?: number } = {},
+) => ({
   command,
   intervalSeconds,
-  timeoutSeconds: 5,
+  timeoutSeconds,
   retries: 5,
   startPeriodSeconds,
 });
@@ -334,6 +343,19 @@ export function minioInitSpec(config: VectorstackConfig, image: string, minioHos
 /** Where the Milvus container finds its root password (a file, or a Secret volume on Kubernetes). */
 export const MILVUS_ROOT_PASSWORD_FILE = '/run/vectorstack/milvus-root-password';
 
+/** Each request of Milvus's readiness check gives up after this. */
+const READY_REQUEST_SECONDS = 4;
+
+/**
+ * The longest Milvus's readiness check can take: /healthz, then per password one request with TLS (gRPC) or two
+ * without (REST v2, then v1), each bounded, plus a second for the shell. Its health check timeout: a shorter one kills
+ * a slow but passing check on a busy host (before the rotation every check tries the generated password first).
+ */
+function milvusReadyScriptBoundSeconds(tls: boolean): number {
+  const requests = 1 + 2 * (tls ? 1 : 2);
+  return requests * READY_REQUEST_SECONDS + 1;
+}
+
 /**
  * Milvus is ready when /healthz answers and the proxy serves an authenticated request (listing collections through
  * its REST API: v2 on 2.4 and later, v1 on 2.3). The well-known initial password is tried after the generated one:
@@ -341,7 +363,7 @@ export const MILVUS_ROOT_PASSWORD_FILE = '/run/vectorstack/milvus-root-password'
  */
 function milvusReadyScript(tls: boolean): string {
   const tokens = `for token in "root:$(cat ${MILVUS_ROOT_PASSWORD_FILE})" root:Milvus; do`;
-  const healthz = `curl -fsS -m 4 -o /dev/null http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz || exit 1`;
+  const healthz = `curl -fsS -m ${READY_REQUEST_SECONDS} -o /dev/null http://127.0.0.1:${CONTAINER_PORTS.milvusMetrics}/healthz || exit 1`;
   const notYet = [
     'done',
     'echo "milvus answers /healthz but does not serve authenticated requests yet" >&2',
@@ -351,9 +373,9 @@ function milvusReadyScript(tls: boolean): string {
     return [
       healthz,
       tokens,
-      `  out=$(curl -sS -m 4 -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:${CONTAINER_PORTS.milvus}/v2/vectordb/collections/list 2>/dev/null)`,
+      `  out=$(curl -sS -m ${READY_REQUEST_SECONDS} -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' http://127.0.0.1:${CONTAINER_PORTS.milvus}/v2/vectordb/collections/list 2>/dev/null)`,
       `  case "$out" in *'"code":0'*) exit 0 ;; esac`,
-      `  out=$(curl -sS -m 4 -H "Authorization: Bearer $token" http://127.0.0.1:${CONTAINER_PORTS.milvus}/v1/vector/collections 2>/dev/null)`,
+      `  out=$(curl -sS -m ${READY_REQUEST_SECONDS} -H "Authorization: Bearer $token" http://127.0.0.1:${CONTAINER_PORTS.milvus}/v1/vector/collections 2>/dev/null)`,
       `  case "$out" in *'"code":200'*) exit 0 ;; esac`,
       ...notYet,
     ].join('\n');
@@ -364,7 +386,7 @@ function milvusReadyScript(tls: boolean): string {
     healthz,
     'h=/tmp/vectorstack-ready.$$.h; b=/tmp/vectorstack-ready.$$.b',
     tokens,
-    `  printf '\\0\\0\\0\\0\\0' | curl -sS -m 4 --http2 --cacert ${tlsPath('ca')} -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: $(printf %s "$token" | base64 | tr -d '\\n')" --data-binary @- -D "$h" -o "$b" https://127.0.0.1:${CONTAINER_PORTS.milvus}/milvus.proto.milvus.MilvusService/ShowCollections 2>/dev/null || continue`,
+    `  printf '\\0\\0\\0\\0\\0' | curl -sS -m ${READY_REQUEST_SECONDS} --http2 --cacert ${tlsPath('ca')} -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: $(printf %s "$token" | base64 | tr -d '\\n')" --data-binary @- -D "$h" -o "$b" https://127.0.0.1:${CONTAINER_PORTS.milvus}/milvus.proto.milvus.MilvusService/ShowCollections 2>/dev/null || continue`,
     `  if grep -qi '^grpc-status: 0' "$h" && [ "$(od -An -tx1 -j5 -N2 "$b" | tr -d ' \\n')" = 0a00 ]; then rm -f "$h" "$b"; exit 0; fi`,
     'done',
     'rm -f "$h" "$b"',
@@ -429,7 +451,10 @@ export function milvusSpec(
       },
     ],
     // Ready means serving: /healthz alone turns green while a restarted server still refuses requests.
-    healthCheck: health(['sh', '-c', milvusReadyScript(tls)], 90, 10),
+    healthCheck: health(['sh', '-c', milvusReadyScript(tls)], 90, {
+      intervalSeconds: 10,
+      timeoutSeconds: milvusReadyScriptBoundSeconds(tls),
+    }),
     volumes: [{ name: 'data', containerPath: '/var/lib/milvus', sizeGi: milvus.storageGi }],
     // The root password, as a file the readiness check reads (never on a command line).
     files: [

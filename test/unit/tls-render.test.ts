@@ -22,7 +22,26 @@ function tlsDeployment(env: EnvironmentName = 'local', overrides: ConfigOverride
   return deploymentIn(cwd, env, { ...overrides, tls: { enabled: true, ...overrides.tls } });
 }
 
+/** The longest Milvus's readiness script can run: its bounded requests, those in the per-password loop twice. */
+function worstCaseSeconds(script: string): number {
+  const bounds = (text: string) =>
+    [...text.matchAll(/curl [^\n]*?-m (\d+)/g)].reduce((t, m) => t + Number(m[1]), 0);
+  const [before, loop] = script.split(/^for token in .*$/m);
+  const passwords = /^for token in (.*); do$/m.exec(script)![1]!.match(/"[^"]*"|\S+/g)!.length;
+  return bounds(before!) + passwords * bounds(loop!);
+}
+
 describe('TLS in the rendered stacks', () => {
+  it("gives Milvus's readiness check a timeout longer than its own requests can take, with TLS and without", () => {
+    const { cwd } = isolated();
+    for (const deployment of [deploymentIn(cwd, 'local'), tlsDeployment('local')]) {
+      const check = deployment.specs.find((s) => s.name === 'milvus')!.healthCheck!;
+      const worst = worstCaseSeconds(check.command[2]!);
+      expect(worst).toBeGreaterThanOrEqual(deployment.config.tls.enabled ? 12 : 20);
+      expect(check.timeoutSeconds).toBeGreaterThan(worst);
+    }
+  });
+
   it('leaves the services as they were when TLS is off', () => {
     const { cwd } = isolated();
     const deployment = deploymentIn(cwd, 'local');
