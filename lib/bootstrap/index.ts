@@ -188,7 +188,6 @@ async function planMilvusWithUsers(
         options.stack.credentials,
         {
           prefix,
-          timeoutMs: 60_000,
           reassert: (spec) => reassertMilvusGrants(client, spec),
           describe: (spec) => describeMilvusGrants(client, spec),
         },

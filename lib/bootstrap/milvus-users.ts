@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { MILVUS_FIELDS } from '../../schemas/milvus/collections.js';
 import { type MilvusUserSpec, milvusUsers } from '../../schemas/milvus/users.js';
@@ -152,9 +151,9 @@ export const GRANT_PROBE_FILTER = `${MILVUS_FIELDS.chunkId} == "vectorstack-gran
 export interface GrantWaitOptions {
   /** Prefix of the data plane's names (logins, collections). @default '' */
   prefix?: string;
-  /** Bound on the wait, per login. @default 60_000 */
+  /** Bound on the wait, per login (a held-up root coordinator can take a minute to tell the proxy). @default 120_000 */
   timeoutMs?: number;
-  /** Applies the login's grants and binding again (revoke + grant, unbind + bind), so the proxy learns them anew. */
+  /** Applies the login's grants and binding again (additions only), so the proxy hears of them anew. */
   reassert?: (spec: MilvusUserSpec & { name: string }) => Promise<void>;
   /** What the server's metadata says of the login (its roles, its role's grants), for the error when the wait fails. */
   describe?: (spec: MilvusUserSpec & { name: string }) => Promise<string>;
@@ -178,7 +177,7 @@ export async function waitForMilvusGrants(
   credentials: Partial<Credentials>,
   options: GrantWaitOptions = {},
 ): Promise<void> {
-  const { prefix = '', timeoutMs = 60_000, reassert, describe } = options;
+  const { prefix = '', timeoutMs = 120_000, reassert, describe } = options;
   const specs = milvusUsers(config).filter((spec) => usernames.includes(prefix + spec.name));
   for (const spec of specs) {
     const username = prefix + spec.name;
@@ -189,9 +188,10 @@ export async function waitForMilvusGrants(
       await waitFor(
         `milvus login ${username} allowed to use ${collection}`,
         async () => {
-          // Milvus 2.3's proxy can drop its whole policy cache when a refresh from the root coordinator fails
-          // (milvus-io/milvus#34667, fixed in 2.4): the grants stay in the metadata and the proxy denies them until
-          // it hears of them again. After 10 s of refusals the grants are applied once more.
+          // Milvus 2.3's proxy learns of grants from background steps of the root coordinator, which can be held up
+          // (and its policy cache can be dropped when a refresh fails, milvus-io/milvus#34667, fixed in 2.4): the
+          // grants stay in the metadata and the proxy denies them until it hears of them again. After 10 s of
+          // refusals the grants are applied once more (additions only, see reassertMilvusGrants).
           if (reassert && Date.now() - lastReassert >= 10_000) {
             lastReassert = Date.now();
             await reassert({ ...spec, name: username });
@@ -245,31 +245,27 @@ export async function describeMilvusGrants(
 }
 
 /**
- * Applies a login's collection grants and its role binding again through `client` (root): each privilege revoked and
- * the user unbound, a pause, then each privilege granted and the user bound, so that the proxy's policy cache hears of
- * each of them again. Milvus 2.3's root coordinator tells the proxies of a grant or a binding in a background step,
- * in no guaranteed order: a revoke sent right before its grant can reach the proxy after it and leave the login
- * without the privilege (the shared test stack's log showed a login's roles as only `public` for a minute while it was
- * being re-bound every 10 s). The pause lets the removals reach the proxy before the additions are sent.
+ * Applies a login's collection grants and its role binding again through `client` (root), additions only: each
+ * privilege granted and the user bound once more. Milvus 2.3's root coordinator records a grant that already exists as
+ * done and still tells the proxies of it, in a background step. Those steps run in batches, each batch's steps side by
+ * side and in no order, and a batch waits for its slowest step (a collection drop's clean-up can hold it for long). An
+ * earlier version revoked and unbound first, with a pause: when the queue was held up the removals and the additions
+ * landed in one batch, and a removal applied after its addition left the proxy without the privilege for good (bootstrap
+ * then failed with PERMISSION_DENIED for 60 s while the metadata held every grant). Additions in any order converge.
  */
 export async function reassertMilvusGrants(
   client: MilvusClient,
   spec: MilvusUserSpec & { name: string },
-  pauseMs = 3000,
 ): Promise<void> {
-  const grants = spec.collectionPrivileges.map((privilegeName) => ({
-    roleName: spec.name,
-    object: 'Collection' as never,
-    objectName: '*',
-    privilegeName: privilegeName as never,
-  }));
-  for (const grant of grants) await client.revokePrivilege(grant);
-  await client.removeUserFromRole({ username: spec.name, roleName: spec.name });
-  await sleep(pauseMs);
-  for (const grant of grants)
+  for (const privilegeName of spec.collectionPrivileges)
     checkStatus(
-      await client.grantPrivilege(grant),
-      `grantPrivilege ${String(grant.privilegeName)} to ${spec.name}`,
+      await client.grantPrivilege({
+        roleName: spec.name,
+        object: 'Collection' as never,
+        objectName: '*',
+        privilegeName: privilegeName as never,
+      }),
+      `grantPrivilege ${privilegeName} to ${spec.name}`,
     );
   checkStatus(
     await client.addUserToRole({ username: spec.name, roleName: spec.name }),
