@@ -35,6 +35,7 @@ export async function dockerRunBaseline(
     for (const port of spec.ports) {
       if (port.hostPort !== null) args.push('-p', `${bindAddress}:${port.hostPort}:${port.containerPort}`);
     }
+    if (spec.sharedMemoryMb) args.push('--shm-size', `${spec.sharedMemoryMb}m`);
     for (const volume of spec.volumes)
       args.push('-v', `${prefix}-${spec.name}-${volume.name}:${volume.containerPath}`);
     for (const file of spec.files) {

@@ -15,6 +15,7 @@ export const BASE_DEFAULTS: VectorstackConfig = {
     database: 'rag',
     user: 'vectorstack',
     sharedBuffersMb: 256,
+    maintenanceWorkMemMb: 256,
     maxConnections: 100,
     hnsw: { m: 16, efConstruction: 64, efSearch: 40 },
     ivfflat: { lists: 100, probes: 10 },
@@ -78,6 +79,7 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, ConfigOverrides> = {
     tls: { enabled: true },
     postgres: {
       sharedBuffersMb: 1024,
+      maintenanceWorkMemMb: 1024,
       maxConnections: 300,
       storageGi: 100,
       resources: { memoryMb: 8192, cpuMillis: 4000 },

@@ -56,6 +56,11 @@ const configShape = z.strictObject({
     database: sqlIdentifier,
     user: sqlIdentifier,
     sharedBuffersMb: z.number().int().min(16),
+    /**
+     * Memory for one index build or VACUUM (maintenance_work_mem). pgvector builds an HNSW graph in it, and a parallel
+     * build keeps it in shared memory: the container's /dev/shm is sized from it.
+     */
+    maintenanceWorkMemMb: z.number().int().min(16),
     maxConnections: z.number().int().min(10).max(10000),
     hnsw: z.strictObject({
       m: z.number().int().min(2).max(100),
@@ -192,6 +197,18 @@ export function crossFieldRules(config: VectorstackConfig): RuleViolation[] {
     out.push({
       path: ['embedding', 'dimension'],
       message: `pgvector's HNSW and IVFFlat indexes support at most ${PGVECTOR_INDEX_LIMITS.vector} dimensions for vector (postgres.enabled = true); allowed: 1-${PGVECTOR_INDEX_LIMITS.vector}, or postgres.enabled = false (Milvus indexes up to ${MILVUS_MAX_DIMENSION})`,
+    });
+  const pg = config.postgres;
+  if (
+    pg?.enabled &&
+    typeof pg.sharedBuffersMb === 'number' &&
+    typeof pg.maintenanceWorkMemMb === 'number' &&
+    typeof pg.resources?.memoryMb === 'number' &&
+    pg.sharedBuffersMb + pg.maintenanceWorkMemMb >= pg.resources.memoryMb
+  )
+    out.push({
+      path: ['postgres', 'maintenanceWorkMemMb'],
+      message: `${pg.maintenanceWorkMemMb} MB next to postgres.sharedBuffersMb (${pg.sharedBuffersMb} MB) does not fit postgres.resources.memoryMb (${pg.resources.memoryMb} MB): an index build would be killed for memory; allowed: sharedBuffersMb + maintenanceWorkMemMb below memoryMb`,
     });
   const docker = config.docker;
   if (

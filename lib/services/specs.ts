@@ -114,6 +114,8 @@ export function postgresSpec(config: VectorstackConfig, image: string, dataDir =
     ['-c'],
     [`shared_buffers=${pg.sharedBuffersMb}MB`],
     ['-c'],
+    [`maintenance_work_mem=${pg.maintenanceWorkMemMb}MB`],
+    ['-c'],
     [`max_connections=${pg.maxConnections}`],
     ['-c'],
     ['password_encryption=scram-sha-256'],
@@ -160,7 +162,20 @@ export function postgresSpec(config: VectorstackConfig, image: string, dataDir =
     files: tls ? [...tlsFiles('postgres'), { containerPath: PG_HBA_FILE, content: [PG_HBA_TLS] }] : [],
     dependsOn: [],
     resources: pg.resources,
+    sharedMemoryMb: postgresSharedMemoryMb(pg),
   };
+}
+
+/** Room in /dev/shm beyond one maintenance_work_mem: parallel queries' segments and a second session's build. */
+const SHARED_MEMORY_HEADROOM_MB = 128;
+
+/**
+ * /dev/shm for PostgreSQL: a parallel HNSW build allocates maintenance_work_mem there at its start, and Docker's
+ * default 64 MB made every parallel build with more fail with `could not resize shared memory segment ... No space
+ * left on device`.
+ */
+export function postgresSharedMemoryMb(pg: VectorstackConfig['postgres']): number {
+  return pg.maintenanceWorkMemMb + SHARED_MEMORY_HEADROOM_MB;
 }
 
 /**

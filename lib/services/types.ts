@@ -87,6 +87,11 @@ export interface ServiceSpec {
   /** Services that must be healthy (or, for jobs, completed) first. */
   dependsOn: ServiceName[];
   resources: { memoryMb: number; cpuMillis: number };
+  /**
+   * Size of /dev/shm, where PostgreSQL keeps dynamic shared memory (a parallel index build's working area). Absent: the
+   * runtime's default (Docker: 64 MB; Kubernetes: the node's).
+   */
+  sharedMemoryMb?: number;
   /** A job that runs to completion once (e.g. creating the Milvus bucket), not a long-running server. */
   job?: boolean;
 }

@@ -113,6 +113,7 @@ export class DockerService extends Construct {
         };
       }),
       memory: spec.resources.memoryMb,
+      shmSize: spec.sharedMemoryMb,
       // No swap: a database that swaps is slower than one that is told it is out of memory.
       memorySwap: spec.resources.memoryMb,
       // Docker reports CPUs back with one decimal; write them the same way or every plan shows a replacement.

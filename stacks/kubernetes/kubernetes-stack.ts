@@ -284,6 +284,7 @@ export class KubernetesStack extends TerraformStack {
           postgresql: {
             parameters: {
               shared_buffers: `${pg.sharedBuffersMb}MB`,
+              maintenance_work_mem: `${pg.maintenanceWorkMemMb}MB`,
               max_connections: String(pg.maxConnections),
               password_encryption: 'scram-sha-256',
             },

@@ -210,10 +210,18 @@ export class KubernetesWorkload extends Construct {
             // A sub-directory, not the volume root: initdb and etcd refuse a data directory holding lost+found.
             ...spec.volumes.map((v) => ({ name: v.name, mountPath: v.containerPath, subPath: v.name })),
             ...fileVolumes.mounts,
+            ...(spec.sharedMemoryMb ? [{ name: 'shm', mountPath: '/dev/shm' }] : []),
           ],
         },
       ],
-      volume: [{ name: 'scratch', emptyDir: { sizeLimit: '256Mi' } }, ...fileVolumes.volumes],
+      volume: [
+        { name: 'scratch', emptyDir: { sizeLimit: '256Mi' } },
+        ...fileVolumes.volumes,
+        // Memory-backed, counted against the container's memory limit, like Docker's shm_size.
+        ...(spec.sharedMemoryMb
+          ? [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: `${spec.sharedMemoryMb}Mi` } }]
+          : []),
+      ],
     };
 
     const wait = props.wait ?? true;

@@ -128,6 +128,25 @@ describe('loadConfig', () => {
     expect(config.embedding.dimension).toBe(3072);
   });
 
+  it("refuses a maintenance_work_mem that does not fit PostgreSQL's memory next to its shared buffers", () => {
+    const error = errorOf(() =>
+      loadConfig({
+        environ: noEnv,
+        cwd: emptyDir(),
+        overrides: { postgres: { maintenanceWorkMemMb: 800 } },
+      }),
+    );
+    expect(error.problems).toEqual([
+      'postgres.maintenanceWorkMemMb = 800: 800 MB next to postgres.sharedBuffersMb (256 MB) does not fit postgres.resources.memoryMb (1024 MB): an index build would be killed for memory; allowed: sharedBuffersMb + maintenanceWorkMemMb below memoryMb',
+    ]);
+    const roomier = loadConfig({
+      environ: noEnv,
+      cwd: emptyDir(),
+      overrides: { postgres: { maintenanceWorkMemMb: 800, resources: { memoryMb: 2048, cpuMillis: 1000 } } },
+    });
+    expect(roomier.postgres.maintenanceWorkMemMb).toBe(800);
+  });
+
   it('refuses a non-loopback bind address unless publishing beyond loopback is asked for', () => {
     const error = errorOf(() =>
       loadConfig({ environ: noEnv, cwd: emptyDir(), overrides: { docker: { bindAddress: '0.0.0.0' } } }),

@@ -57,6 +57,14 @@ describe('Docker stacks', () => {
     expect(containers(services).postgres!.name).toBe('vectorstack-local-postgres');
   });
 
+  it("sizes PostgreSQL's /dev/shm from its maintenance_work_mem (Docker's 64 MB fails parallel index builds)", () => {
+    const all = containers(services) as unknown as Record<string, { shm_size?: number; command?: string[] }>;
+    expect(all.postgres!.shm_size).toBe(config.postgres.maintenanceWorkMemMb + 128);
+    expect(all.postgres!.command).toContain(`maintenance_work_mem=${config.postgres.maintenanceWorkMemMb}MB`);
+    for (const [name, c] of Object.entries(all))
+      if (name !== 'postgres') expect(c.shm_size, name).toBeUndefined();
+  });
+
   it('pins every image to an explicit tag', () => {
     const images = Object.values(services.resource.docker_image!).map((i) => i.name as string);
     expect(images.sort()).toEqual(Object.values(DEFAULT_IMAGES).sort());

@@ -111,6 +111,23 @@ for (const env of ['staging', 'production'] as const) {
       expect(pg.startup_probe.failure_threshold).toBe(11);
     });
 
+    it('gives PostgreSQL a memory-backed /dev/shm sized from its maintenance_work_mem, and nothing else one', () => {
+      const shmMb = config.postgres.maintenanceWorkMemMb + 128;
+      for (const [name, pod] of podSpecs(parsed)) {
+        const shm = (pod.volume as J[]).find((v) => v.name === 'shm');
+        const mount = (pod.container[0].volume_mount as J[]).find((m) => m.name === 'shm');
+        if (name !== 'postgres') {
+          expect([shm, mount], name).toEqual([undefined, undefined]);
+          continue;
+        }
+        expect(shm.empty_dir).toEqual({ medium: 'Memory', size_limit: `${shmMb}Mi` });
+        expect(mount.mount_path).toBe('/dev/shm');
+      }
+      expect(argsOf(parsed, 'postgres')).toContain(
+        `maintenance_work_mem=${config.postgres.maintenanceWorkMemMb}MB`,
+      );
+    });
+
     it('keeps volumes in claim templates sized from the config', () => {
       const pg = statefulSets(parsed).postgres.spec.volume_claim_template[0];
       expect(pg.spec.resources.requests.storage).toBe(`${config.postgres.storageGi}Gi`);

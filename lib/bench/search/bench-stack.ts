@@ -26,6 +26,7 @@ export const SEARCH_BENCH_OVERRIDES: ConfigOverrides = {
   postgres: {
     hostPort: SEARCH_BENCH_PORT_BASE + 1,
     sharedBuffersMb: 2048,
+    maintenanceWorkMemMb: 2048,
     resources: { memoryMb: 6144, cpuMillis: 2000 },
   },
   minio: { hostPort: SEARCH_BENCH_PORT_BASE + 2 },

@@ -18,8 +18,8 @@ export interface PgTargetOptions {
   /** Memory for one index build (the HNSW graph should fit: pgvector warns and slows down when it does not). */
   maintenanceWorkMem: string;
   /**
-   * Parallel workers per index build. The Docker service has Docker's default 64 MB /dev/shm, which a parallel HNSW
-   * build (its graph in dynamic shared memory) outgrows; 0 builds in the backend alone.
+   * Parallel workers per index build; 0 builds in the backend alone (the figures in docs/benchmarks.md). A parallel
+   * HNSW build keeps its graph in /dev/shm, which the stack sizes from postgres.maintenanceWorkMemMb.
    */
   maintenanceWorkers: number;
 }
