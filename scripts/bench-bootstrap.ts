@@ -7,6 +7,7 @@ import { removeBootstrapObjects } from '../lib/bootstrap/teardown.js';
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
 import { openStack } from '../lib/targets/index.js';
 import { renderTable } from '../lib/util/table.js';
+import { median } from '../lib/verify/recall-math.js';
 
 const USAGE = 'usage: npm run bench:bootstrap -- [--env local] [--rounds 3] [--json]';
 const NAMES = { postgresSchema: 'bench_bootstrap', prefix: 'bench_' };
@@ -44,7 +45,6 @@ await runMain(async () => {
   } finally {
     await removeBootstrapObjects(stack, NAMES).finally(() => stack.close());
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row = (name: keyof typeof GOALS_MS, xs: number[]) => ({
     phase: name === 'fresh' ? 'fresh bootstrap' : 'no-op re-run',
     medianMs: Math.round(median(xs)),

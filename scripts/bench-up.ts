@@ -14,6 +14,7 @@ import { checkSetup } from '../lib/setup/check.js';
 import { driverFor } from '../lib/targets/index.js';
 import { Progress } from '../lib/util/progress.js';
 import { renderTable } from '../lib/util/table.js';
+import { median } from '../lib/verify/recall-math.js';
 
 const USAGE = 'usage: npm run bench:up -- [--rounds N] [--json]';
 
@@ -22,8 +23,6 @@ async function timed<T>(work: () => Promise<T>): Promise<number> {
   await work();
   return (performance.now() - started) / 1000;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), { string: ['rounds'], usage: USAGE });

@@ -115,20 +115,12 @@ export async function planMilvusUsers(
       switch (a.kind) {
         case 'create-role':
           return checkStatus(await client.createRole({ roleName: spec.name }), `createRole ${spec.name}`);
-        case 'grant-privileges': {
-          const missing = a.detail.replace(/^Collection \*: /, '').split(', ');
-          for (const privilegeName of missing)
-            checkStatus(
-              await client.grantPrivilege({
-                roleName: spec.name,
-                object: 'Collection' as never,
-                objectName: '*',
-                privilegeName: privilegeName as never,
-              }),
-              `grantPrivilege ${privilegeName} to ${spec.name}`,
-            );
-          return;
-        }
+        case 'grant-privileges':
+          return grantOnEveryCollection(
+            client,
+            spec.name,
+            a.detail.replace(/^Collection \*: /, '').split(', '),
+          );
         case 'create-user':
           await create();
           return bind();
@@ -143,6 +135,24 @@ export async function planMilvusUsers(
       }
     },
   };
+}
+
+/** Grants `privileges` to `roleName` on every collection (object Collection, name `*`), each checked. */
+async function grantOnEveryCollection(
+  client: MilvusClient,
+  roleName: string,
+  privileges: readonly string[],
+): Promise<void> {
+  for (const privilegeName of privileges)
+    checkStatus(
+      await client.grantPrivilege({
+        roleName,
+        object: 'Collection' as never,
+        objectName: '*',
+        privilegeName: privilegeName as never,
+      }),
+      `grantPrivilege ${privilegeName} to ${roleName}`,
+    );
 }
 
 /** A query that matches nothing: proves the Query privilege without reading data. */
@@ -257,16 +267,7 @@ export async function reassertMilvusGrants(
   client: MilvusClient,
   spec: MilvusUserSpec & { name: string },
 ): Promise<void> {
-  for (const privilegeName of spec.collectionPrivileges)
-    checkStatus(
-      await client.grantPrivilege({
-        roleName: spec.name,
-        object: 'Collection' as never,
-        objectName: '*',
-        privilegeName: privilegeName as never,
-      }),
-      `grantPrivilege ${privilegeName} to ${spec.name}`,
-    );
+  await grantOnEveryCollection(client, spec.name, spec.collectionPrivileges);
   checkStatus(
     await client.addUserToRole({ username: spec.name, roleName: spec.name }),
     `addUserToRole ${spec.name}`,

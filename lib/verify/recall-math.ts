@@ -75,6 +75,14 @@ export function meanRecall(
   return sum / results.length;
 }
 
+/** The middle value (the mean of the two middle ones for an even count): the figure benches report per setting. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RecallError('no values to take the median of');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Nearest-rank percentile (p in 0..100) of latencies in ms. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) throw new RecallError('no latencies to summarise');

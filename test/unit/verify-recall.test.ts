@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   exactNeighbours,
   meanRecall,
+  median,
   percentile,
   RecallError,
   recallAtK,
@@ -69,6 +70,12 @@ describe('recall@k', () => {
     expect(percentile(values, 50)).toBe(50);
     expect(percentile(values, 95)).toBe(95);
     expect(percentile([7], 95)).toBe(7);
+  });
+
+  it('the median is the middle value, or the mean of the two middle ones', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([40, 10])).toBe(25);
+    expect(() => median([])).toThrow('no values to take the median of');
   });
 });
 

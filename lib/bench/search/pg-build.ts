@@ -3,6 +3,7 @@
 // falls on each alike). The stack's /dev/shm is sized from postgres.maintenanceWorkMemMb, which a parallel build needs.
 import type { RunningStack } from '../../stack/running-stack.js';
 import type { Progress } from '../../util/progress.js';
+import { median } from '../../verify/recall-math.js';
 import { withSearchBenchStack } from './bench-stack.js';
 import { ensureSyntheticDataset } from './dataset-cache.js';
 import { DEFAULT_MIXTURE } from './mixture.js';
@@ -38,12 +39,6 @@ export interface PgBuildReport {
   records: PgBuildRecord[];
   summary: PgBuildRow[];
 }
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** One row per worker count, in the order given; the speed-up is against the first one's median. */
 export function summarisePgBuilds(records: PgBuildRecord[], workers: number[]): PgBuildRow[] {
