@@ -12,16 +12,27 @@ export interface ContainerState {
   exitCode: number | null;
 }
 
-/** The stack's containers, found by their labels (lib/deployment/names.ts dockerLabels). */
+/** `docker … ls/ps` filters matching every one of `labels`. */
+export function labelFilters(labels: Record<string, string>): string[] {
+  return Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
+}
+
+/** A container's name without the leading slash `docker inspect` reports. */
+export const containerName = (c: { Name: string }) => c.Name.replace(/^\//, '');
+
+/** `docker inspect` of every container carrying all of `labels` (lib/deployment/names.ts dockerLabels). */
+export async function inspectStackContainers(labels: Record<string, string>): Promise<DockerInspect[]> {
+  const ids = (await $({ quiet: true })`docker ps -aq ${labelFilters(labels)}`).stdout
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length === 0) return [];
+  return JSON.parse((await $({ quiet: true })`docker inspect ${ids}`).stdout) as DockerInspect[];
+}
+
+/** The stack's containers, found by their labels. */
 export async function listStackContainers(labels: Record<string, string>): Promise<ContainerState[]> {
-  const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
-  const ids = await $({ quiet: true })`docker ps -aq ${filters}`;
-  const idList = ids.stdout.split('\n').filter(Boolean);
-  if (idList.length === 0) return [];
-  const inspected = await $({ quiet: true })`docker inspect ${idList}`;
-  const raw = JSON.parse(inspected.stdout) as DockerInspect[];
-  return raw.map((c) => ({
-    name: c.Name.replace(/^\//, ''),
+  return (await inspectStackContainers(labels)).map((c) => ({
+    name: containerName(c),
     service: c.Config.Labels['vectorstack.service'] ?? '?',
     running: c.State.Running,
     health: c.State.Running ? (c.State.Health?.Status ?? 'none') : c.State.Status,
@@ -34,10 +45,19 @@ export async function listStackContainers(labels: Record<string, string>): Promi
   }));
 }
 
-interface DockerInspect {
+/** The fields of `docker inspect` the kit reads. */
+export interface DockerInspect {
   Name: string;
+  RestartCount: number;
   Config: { Image: string; Labels: Record<string, string> };
-  State: { Running: boolean; Status: string; ExitCode: number; Health?: { Status: string } };
+  State: {
+    Running: boolean;
+    Status: string;
+    ExitCode: number;
+    OOMKilled: boolean;
+    Error?: string;
+    Health?: { Status: string; FailingStreak: number; Log?: { ExitCode: number; Output: string }[] | null };
+  };
   HostConfig: { PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> };
 }
 

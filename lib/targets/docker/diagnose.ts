@@ -1,19 +1,10 @@
 import { $ } from 'zx';
+import { containerName, type DockerInspect, inspectStackContainers } from './containers.js';
 
-/** What `docker inspect` says about a container that is not healthy (the fields a diagnosis reads). */
-export interface InspectedContainer {
-  Name: string;
-  RestartCount: number;
-  Config: { Labels: Record<string, string> };
-  State: {
-    Status: string;
-    Running: boolean;
-    ExitCode: number;
-    OOMKilled: boolean;
-    Error?: string;
-    Health?: { Status: string; FailingStreak: number; Log?: { ExitCode: number; Output: string }[] | null };
-  };
-}
+/** What a diagnosis reads of `docker inspect`. */
+export type InspectedContainer = Pick<DockerInspect, 'Name' | 'RestartCount' | 'State'> & {
+  Config: Pick<DockerInspect['Config'], 'Labels'>;
+};
 
 /** Log lines shown per container: enough for a panic or a refused connection, short enough to read. */
 export const LOG_TAIL_LINES = 12;
@@ -31,7 +22,7 @@ export function describeUnready(
   { gaveUpOn = false } = {},
 ): string | null {
   const { State: state } = container;
-  const name = container.Name.replace(/^\//, '');
+  const name = containerName(container);
   const service = container.Config.Labels['vectorstack.service'] ?? name;
   const health = state.Health;
   if (state.Running && (!health || health.Status === 'healthy')) {
@@ -74,18 +65,14 @@ export async function diagnoseContainers(
   { services = [], gaveUpOn = [] }: { services?: string[]; gaveUpOn?: string[] } = {},
 ): Promise<string[]> {
   try {
-    const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
-    const ids = (await $({ quiet: true })`docker ps -aq ${filters}`).stdout.split('\n').filter(Boolean);
-    if (ids.length === 0) return ['no container of this environment exists'];
-    const inspected = JSON.parse(
-      (await $({ quiet: true })`docker inspect ${ids}`).stdout,
-    ) as InspectedContainer[];
+    const inspected = await inspectStackContainers(labels);
+    if (inspected.length === 0) return ['no container of this environment exists'];
     const found: string[] = [];
     for (const container of inspected) {
       const logs = await $({
         quiet: true,
         nothrow: true,
-      })`docker logs --tail ${LOG_TAIL_LINES} ${container.Name.replace(/^\//, '')}`;
+      })`docker logs --tail ${LOG_TAIL_LINES} ${containerName(container)}`;
       const service = container.Config.Labels['vectorstack.service'] ?? '';
       const described = describeUnready(container, `${logs.stdout}${logs.stderr}`, {
         gaveUpOn: gaveUpOn.includes(service),

@@ -3,6 +3,7 @@
 // environment. `up` refuses to create over them (it names each and the way out); `destroy` removes them.
 import { existsSync, readFileSync } from 'node:fs';
 import { $ } from 'zx';
+import { labelFilters } from './containers.js';
 
 export type StrayKind = 'container' | 'network' | 'volume';
 
@@ -13,7 +14,7 @@ export interface DockerObject {
 
 /** Every container, network and volume on the engine carrying all of `labels`. */
 export async function labelledObjects(labels: Record<string, string>): Promise<DockerObject[]> {
-  const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
+  const filters = labelFilters(labels);
   const names = async (kind: StrayKind, listed: Promise<{ stdout: string }>) =>
     (await listed).stdout
       .split('\n')
