@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-// npm run bench:search -- --scale 100k|1m [--concurrency 1,4,16] [--stores pgvector,milvus] [--target-recall 0.95]
+// npm run bench:search -- --scale 100k|1m [--concurrency 1,4,16] [--batch 1,10] [--stores pgvector,milvus] [--target-recall 0.95]
 //   [--workers N] [--queries N] [--exact-queries N] [--out DIR] [--dataset-only] [--json]
 //   npm run bench:search -- --report FILE.json   (the tables and the plot again, from a saved run)
 // Search at scale on a synthetic clustered dataset with exact ground truth: load, HNSW / IVF / exact builds (time, size,
@@ -18,9 +18,11 @@ import { STORE_NAMES, type StoreName } from '../lib/bench/search/types.js';
 import { parseFlags, runMain, UsageError } from '../lib/cli.js';
 import { Progress } from '../lib/util/progress.js';
 
-const USAGE = `usage: npm run bench:search -- --scale ${Object.keys(SCALES).join('|')} [--concurrency 1,4,16] [--stores pgvector,milvus] [--target-recall 0.95] [--workers N] [--queries N] [--exact-queries N] [--out DIR] [--dataset-only] [--json]
+const USAGE = `usage: npm run bench:search -- --scale ${Object.keys(SCALES).join('|')} [--concurrency 1,4,16] [--batch 1,10] [--stores pgvector,milvus] [--target-recall 0.95] [--workers N] [--queries N] [--exact-queries N] [--out DIR] [--dataset-only] [--json]
   --scale          dataset size (synthetic Gaussian mixture, cached with its ground truth in ~/.cache/vectorstack/datasets)
   --concurrency    client counts, each client on its own connection (default 1,4,16)
+  --batch          queries per request, each measured on its own (default 1; Milvus takes several per search, nq;
+                   pgvector is measured at 1)
   --target-recall  recall@10 the recommended ef/probes and the HNSW/exact ratio aim at (default 0.95)
   --workers        ground truth worker threads (default: one per core)
   --queries        queries per HNSW/IVF measurement; --exact-queries for the exact scan (defaults per scale)
@@ -46,6 +48,7 @@ await runMain(async () => {
     string: [
       'scale',
       'concurrency',
+      'batch',
       'stores',
       'target-recall',
       'workers',
@@ -70,6 +73,11 @@ await runMain(async () => {
         .split(',')
         .map((c) => positive(c, 'concurrency')!)
     : undefined;
+  const batches = flags.batch
+    ? String(flags.batch)
+        .split(',')
+        .map((b) => positive(b, 'batch')!)
+    : undefined;
   const stores = flags.stores ? (String(flags.stores).split(',') as StoreName[]) : undefined;
   for (const s of stores ?? [])
     if (!STORE_NAMES.includes(s))
@@ -92,6 +100,7 @@ await runMain(async () => {
     scale,
     stores,
     concurrency,
+    batches,
     targetRecall,
     workers,
     annQueries: positive(flags.queries, 'queries'),

@@ -98,9 +98,20 @@ export async function searchIds(
   k: number,
   params: Record<string, number>,
 ): Promise<number[]> {
+  return (await searchManyIds(client, name, [vector], k, params))[0]!;
+}
+
+/** Several query vectors in one search request (`nq` = their count); the ids found for each, in order. */
+export async function searchManyIds(
+  client: MilvusClient,
+  name: string,
+  vectors: number[][],
+  k: number,
+  params: Record<string, number>,
+): Promise<number[][]> {
   const found = await client.search({
     collection_name: name,
-    data: [vector],
+    data: vectors,
     limit: k,
     params,
     metric_type: 'L2',
@@ -109,5 +120,7 @@ export async function searchIds(
     consistency_level: ConsistencyLevelEnum.Bounded,
   });
   milvusOk(found.status, `search ${name}`);
-  return (found.results as { id: string | number }[]).map((r) => Number(r.id));
+  // The SDK answers one query with its hits, several with one list of hits per query; no hits at all: [].
+  const lists = (vectors.length === 1 ? [found.results] : found.results) as { id: string | number }[][];
+  return vectors.map((_, i) => (lists[i] ?? []).map((r) => Number(r.id)));
 }

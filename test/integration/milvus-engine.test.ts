@@ -14,6 +14,13 @@ import { imagesFile } from '../../lib/paths.js';
 import { MILVUS_LITE_VERSION } from '../../lib/setup/offline-images.js';
 import { waitFor } from '../../lib/util/poll.js';
 import {
+  buildAndLoad,
+  insertBatches,
+  searchIds,
+  searchManyIds,
+  withScratchCollection,
+} from '../../lib/verify/milvus-store.js';
+import {
   MILVUS_COLLECTIONS as C,
   MILVUS_FIELDS as F,
   milvusCollectionSpecs,
@@ -434,5 +441,25 @@ describe('the shared stack’s Milvus 2.3.5', () => {
     );
     expect(result.mode).toBe('token-rows');
     expect(result.hits.map((h) => h.id)).toEqual(['m2', 'm1', 'm3']);
+  });
+
+  it('answers several queries in one search request (nq) as it answers each alone', async () => {
+    const name = `${prefix}nq`;
+    const dimension = 8;
+    const values = Float32Array.from({ length: 300 * dimension }, (_, i) => Math.sin(i * 0.37) + (i % 7));
+    const vectors = { file: '', count: 300, dimension, values };
+    await withScratchCollection(client, name, dimension, async () => {
+      await insertBatches(client, name, vectors, 100);
+      await client.flushSync({ collection_names: [name] });
+      await buildAndLoad(client, name, 'FLAT', {});
+      const queries = [3, 150, 299].map((r) =>
+        Array.from(values.subarray(r * dimension, (r + 1) * dimension)),
+      );
+      const alone = [];
+      for (const q of queries) alone.push(await searchIds(client, name, q, 5, {}));
+      expect(alone.map((ids) => ids[0])).toEqual([3, 150, 299]);
+      expect(await searchManyIds(client, name, queries, 5, {})).toEqual(alone);
+      expect(await searchManyIds(client, name, queries.slice(1, 2), 5, {})).toEqual([alone[1]]);
+    });
   });
 });

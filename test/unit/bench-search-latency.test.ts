@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { runClosedLoop } from '../../lib/bench/search/closed-loop.js';
+import { runBatchedLoop, runClosedLoop } from '../../lib/bench/search/closed-loop.js';
 import { summariseLatencies } from '../../lib/bench/search/latency.js';
 import { parseMemUsage } from '../../lib/bench/search/server-memory.js';
 
@@ -44,6 +44,34 @@ describe('closed loop of N clients', () => {
     const run = await runClosedLoop([1, 2, 3, 4], 2, async (c) => c);
     expect(run.results).toHaveLength(2);
     await expect(runClosedLoop([], 2, async () => 0)).rejects.toThrow(/at least one client/);
+  });
+});
+
+describe('closed loop of requests holding several queries', () => {
+  it('covers every query once in requests of up to nq, gives each query its request latency, keeps query order', async () => {
+    const requests: [number, number][] = [];
+    const run = await runBatchedLoop(['a', 'b'], 23, 10, async (_client, first, n) => {
+      requests.push([first, n]);
+      await sleep(1);
+      return Array.from({ length: n }, (_, i) => first + i);
+    });
+    expect(requests.sort((x, y) => x[0] - y[0])).toEqual([
+      [0, 10],
+      [10, 10],
+      [20, 3],
+    ]);
+    expect(run.results).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    expect(run.latenciesMs).toHaveLength(23);
+    // One latency per request, repeated for each of its queries.
+    expect(new Set(run.latenciesMs.slice(0, 10)).size).toBe(1);
+    expect(run.latenciesMs[20]).toBe(run.latenciesMs[22]);
+  });
+
+  it('refuses an answer count that does not match the request and a batch below 1', async () => {
+    await expect(runBatchedLoop([1], 5, 5, async () => [1, 2])).rejects.toThrow(
+      'request 0: 2 answers to 5 queries',
+    );
+    await expect(runBatchedLoop([1], 5, 0, async () => [])).rejects.toThrow(/whole number >= 1, got 0/);
   });
 });
 

@@ -93,4 +93,29 @@ describe('HNSW speed-up over the exact scan', () => {
     ]);
     expect(hnswSpeedups(points, 0.999).every((s) => s.hnsw === null && s.ratio === null)).toBe(true);
   });
+
+  it('compares HNSW with the exact scan at the same queries per request, and recommends from one per request', () => {
+    const at = (p: MeasuredSetting, batch: number): MeasuredSetting => ({ ...p, batch });
+    const exact = (clients: number, qps: number): MeasuredSetting => ({
+      ...hnsw(0, 1, clients, qps),
+      index: 'exact',
+      param: null,
+      value: null,
+    });
+    const points = [
+      hnsw(40, 0.96, 1, 200),
+      exact(1, 40),
+      at(hnsw(40, 0.96, 1, 1500), 10),
+      at(hnsw(20, 0.94, 1, 2500), 10),
+      at(exact(1, 50), 10),
+    ];
+    const out = hnswSpeedups(points, 0.95);
+    expect(out.map((s) => [s.batch, s.hnsw?.qps, s.exact?.qps, s.ratio])).toEqual([
+      [1, 200, 40, 5],
+      [10, 1500, 50, 30],
+    ]);
+    // A batched point never becomes the recommended setting nor its QPS.
+    const [r] = recommendSettings([...points, at(hnsw(20, 0.99, 1, 2500), 10)], 0.95);
+    expect([r!.value, r!.qps]).toEqual([40, 200]);
+  });
 });

@@ -31,6 +31,7 @@ describe('recall/QPS plot', () => {
     value: 40,
     effectiveValue: 40,
     clients: 1,
+    batch: 1,
     k: 10,
     recall: 0.97,
     queries: 100,

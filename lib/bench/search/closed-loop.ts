@@ -30,3 +30,32 @@ export async function runClosedLoop<C, T>(
   );
   return { results, latenciesMs, wallMs: performance.now() - started };
 }
+
+/**
+ * The closed loop over requests of up to `batch` queries each: request r asks queries r*batch onwards. Every query gets
+ * its request's latency, so percentiles stay per query and QPS counts queries, not requests.
+ */
+export async function runBatchedLoop<C, T>(
+  clients: readonly C[],
+  count: number,
+  batch: number,
+  send: (client: C, first: number, n: number) => Promise<T[]>,
+): Promise<ClosedLoopResult<T>> {
+  if (!(Number.isInteger(batch) && batch >= 1))
+    throw new RangeError(`queries per request must be a whole number >= 1, got ${batch}`);
+  const size = (request: number) => Math.min(batch, count - request * batch);
+  const run = await runClosedLoop(clients, Math.ceil(count / batch), (client, request) =>
+    send(client, request * batch, size(request)),
+  );
+  const results: T[] = [];
+  const latenciesMs: number[] = [];
+  run.results.forEach((answers, request) => {
+    if (answers.length !== size(request))
+      throw new Error(`request ${request}: ${answers.length} answers to ${size(request)} queries`);
+    for (const answer of answers) {
+      results.push(answer);
+      latenciesMs.push(run.latenciesMs[request]!);
+    }
+  });
+  return { results, latenciesMs, wallMs: run.wallMs };
+}

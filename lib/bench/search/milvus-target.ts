@@ -4,7 +4,7 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { dockerContainerName } from '../../deployment/names.js';
 import type { RunningStack } from '../../stack/running-stack.js';
 import { waitFor } from '../../util/poll.js';
-import { insertBatches, milvusOk, searchIds } from '../../verify/milvus-store.js';
+import { insertBatches, milvusOk, searchIds, searchManyIds } from '../../verify/milvus-store.js';
 import type { FloatVectors } from '../../verify/vectors.js';
 import { indexFileBytes, newBuildBytes } from './milvus-index-files.js';
 import type { ScaleSpec } from './scales.js';
@@ -42,6 +42,9 @@ async function ownConnection(stack: RunningStack): Promise<MilvusClient> {
   await client.connectPromise;
   return client;
 }
+
+const searchParams = (plan: IndexPlan, effective: number | null): Record<string, number> =>
+  plan.param === null || effective === null ? {} : { [plan.param]: effective };
 
 export function milvusTarget(
   stack: RunningStack,
@@ -155,13 +158,9 @@ export function milvusTarget(
           prepare: async (value, k) =>
             value === null ? null : plan.index === 'hnsw' ? Math.max(value, k) : value,
           search: (query, k, effective) =>
-            searchIds(
-              client,
-              collection,
-              query,
-              k,
-              plan.param === null || effective === null ? {} : { [plan.param]: effective },
-            ),
+            searchIds(client, collection, query, k, searchParams(plan, effective)),
+          searchMany: (queries, k, effective) =>
+            searchManyIds(client, collection, queries, k, searchParams(plan, effective)),
         }),
       );
     },

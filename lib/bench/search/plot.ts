@@ -2,6 +2,7 @@
 // store and index (labelled with the swept value), the exact scan as a square.
 import { escapeXml } from '../../verify/report.js';
 import { PLOT_HEIGHT, PLOT_WIDTH, type PlotSeries, renderPlot } from '../../verify/svg-plot.js';
+import { batchOf } from './recommend.js';
 import type { SearchPoint } from './types.js';
 
 const PANEL_HEIGHT = PLOT_HEIGHT;
@@ -25,19 +26,20 @@ export function searchPlot({ points, k, dataset }: SearchPlotInput): string {
     const here = points.filter((p) => p.clients === clients);
     const series: PlotSeries[] = [];
     for (const store of new Set(here.map((p) => p.store)))
-      for (const index of ['hnsw', 'ivf', 'exact'] as const) {
-        const line = here.filter((p) => p.store === store && p.index === index);
-        if (line.length === 0) continue;
-        series.push({
-          name: `${store} ${line[0]!.label}`,
-          markersOnly: index === 'exact',
-          points: line.map((p) => ({
-            x: p.recall,
-            y: p.qps,
-            label: p.value === null ? undefined : String(p.value),
-          })),
-        });
-      }
+      for (const batch of [...new Set(here.map(batchOf))].sort((a, b) => a - b))
+        for (const index of ['hnsw', 'ivf', 'exact'] as const) {
+          const line = here.filter((p) => p.store === store && p.index === index && batchOf(p) === batch);
+          if (line.length === 0) continue;
+          series.push({
+            name: `${store} ${line[0]!.label}${batch > 1 ? ` nq ${batch}` : ''}`,
+            markersOnly: index === 'exact',
+            points: line.map((p) => ({
+              x: p.recall,
+              y: p.qps,
+              label: p.value === null ? undefined : String(p.value),
+            })),
+          });
+        }
     const svg = renderPlot({
       title: `recall@${k} vs QPS, ${clients} client${clients === 1 ? '' : 's'} (${dataset}, L2)`,
       xLabel: `recall@${k} (labels: ef / probes)`,

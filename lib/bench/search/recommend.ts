@@ -10,10 +10,15 @@ export interface MeasuredSetting {
   param: string | null;
   value: number | null;
   clients: number;
+  /** Queries per request; absent in saved runs from before it was measured: 1. */
+  batch?: number;
   recall: number;
   qps: number;
   p99Ms: number;
 }
+
+/** Queries per request of a measurement (saved runs from before it was recorded sent one). */
+export const batchOf = (p: { batch?: number }): number => p.batch ?? 1;
 
 export interface Recommendation {
   store: StoreName;
@@ -39,7 +44,8 @@ export function recommendSettings(
     throw new RangeError(`target recall must be in (0, 1], got ${targetRecall}`);
   const groups = new Map<string, MeasuredSetting[]>();
   for (const p of points) {
-    if (p.param === null || p.value === null) continue;
+    // Settings are recommended for one query per request, the way an application searches.
+    if (p.param === null || p.value === null || batchOf(p) !== 1) continue;
     const key = `${p.store}\0${p.index}\0${p.param}`;
     groups.set(key, [...(groups.get(key) ?? []), p]);
   }

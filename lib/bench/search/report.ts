@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { VectorstackError } from '../../errors.js';
 import { renderTable } from '../../util/table.js';
+import { batchOf } from './recommend.js';
 import type { SearchBenchReport } from './run.js';
 
 /** A saved run (`bench-search-<scale>.json`), checked for the parts the tables and the plot read. */
@@ -35,7 +36,7 @@ export function searchBenchText(report: SearchBenchReport): string {
     `dataset ${d.name} (${d.kind}): ${d.base} base + ${d.queries} queries x ${d.dimension}d, L2, exact ground truth depth ${d.depth}${d.reused ? ' (cached, checksums verified)' : ` (generated in ${d.generateSeconds.toFixed(1)}s, ground truth ${d.groundTruthSeconds.toFixed(1)}s with ${d.groundTruthWorkers} worker(s))`}`,
     `  ${d.distribution}`,
     `  ${d.dir}`,
-    `queries per measurement: ${report.queryBounds.ann} (HNSW, IVF), ${report.queryBounds.exact} (exact scan); warm-up ${report.queryBounds.warmup}; k=${report.k}; clients ${report.concurrency.join(', ')} (each its own connection)`,
+    `queries per measurement: ${report.queryBounds.ann} (HNSW, IVF), ${report.queryBounds.exact} (exact scan), at least two requests per client; warm-up ${report.queryBounds.warmup}; k=${report.k}; clients ${report.concurrency.join(', ')} (each its own connection); queries per request (nq) ${(report.batches ?? [1]).join(', ')} (pgvector: 1)`,
     `machine: ${report.machine.cpus} cores, ${report.machine.memoryGiB} GiB; load average ${report.machine.loadAverageStart.map((v) => v.toFixed(1)).join(' ')} at start, ${report.machine.loadAverageEnd.map((v) => v.toFixed(1)).join(' ')} at end`,
     '',
     renderTable(
@@ -76,6 +77,7 @@ export function searchBenchText(report: SearchBenchReport): string {
         'index',
         'setting',
         'clients',
+        'nq',
         'queries',
         `recall@${report.k}`,
         'p50 ms',
@@ -88,6 +90,7 @@ export function searchBenchText(report: SearchBenchReport): string {
         p.label,
         setting(p),
         p.clients,
+        batchOf(p),
         p.queries,
         p.recall.toFixed(4),
         p.p50Ms.toFixed(2),
@@ -96,12 +99,13 @@ export function searchBenchText(report: SearchBenchReport): string {
         p.qps.toFixed(1),
       ]),
     ),
-    `HNSW vs exact scan at recall@${report.k} >= ${report.targetRecall} (fastest HNSW setting reaching it, same client count):`,
+    `HNSW vs exact scan at recall@${report.k} >= ${report.targetRecall} (fastest HNSW setting reaching it, same client count and queries per request, nq):`,
     renderTable(
-      ['store', 'clients', 'HNSW setting', `recall@${report.k}`, 'HNSW QPS', 'exact QPS', 'ratio'],
+      ['store', 'clients', 'nq', 'HNSW setting', `recall@${report.k}`, 'HNSW QPS', 'exact QPS', 'ratio'],
       report.speedups.map((x) => [
         x.store,
         x.clients,
+        x.batch ?? 1,
         x.hnsw ? setting({ ...x.hnsw, effectiveValue: x.hnsw.value }) : 'none reached the target',
         x.hnsw?.recall.toFixed(4) ?? '—',
         x.hnsw?.qps.toFixed(1) ?? '—',

@@ -7,7 +7,7 @@ import type { Dataset } from '../../verify/dataset.js';
 import { meanRecall, squaredL2 } from '../../verify/recall-math.js';
 import { row, rowArray } from '../../verify/vectors.js';
 import { withSearchBenchStack } from './bench-stack.js';
-import { runClosedLoop } from './closed-loop.js';
+import { runBatchedLoop, runClosedLoop } from './closed-loop.js';
 import { type DatasetManifest, ensureSyntheticDataset } from './dataset-cache.js';
 import { summariseLatencies } from './latency.js';
 import { milvusTarget } from './milvus-target.js';
@@ -25,6 +25,11 @@ export interface SearchBenchOptions {
   stores?: StoreName[];
   /** Client counts. @default [1, 4, 16] */
   concurrency?: number[];
+  /**
+   * Queries per request, each measured on its own (Milvus takes several in one search, `nq`; pgvector only 1: it is
+   * measured at 1 whatever this says). @default [1]
+   */
+  batches?: number[];
   /** @default 0.95 */
   targetRecall?: number;
   /** Ground truth worker threads. @default os.availableParallelism() */
@@ -46,6 +51,8 @@ export interface SearchBenchReport {
   k: number;
   targetRecall: number;
   concurrency: number[];
+  /** Queries per request measured (absent in runs before 2026-12-03: 1). */
+  batches?: number[];
   queryBounds: { ann: number; exact: number; warmup: number };
   stack: {
     project: string;
@@ -77,6 +84,7 @@ async function measurePlan(
   dataset: Dataset,
   queries: number[][],
   concurrency: number[],
+  batches: number[],
   bounds: { ann: number; exact: number; warmup: number },
   distanceOf: (q: number, id: number) => number,
   progress: Progress,
@@ -112,31 +120,40 @@ async function measurePlan(
     await runClosedLoop(sessions, plan.index === 'exact' ? clients : bounds.warmup, (s, q) =>
       s.search(queries[q % queries.length]!, K, warm[sessions.indexOf(s)]!),
     );
+    // A store without multi-query requests is measured one query per request only.
+    const sizes = sessions[0]!.searchMany ? batches : batches.filter((b) => b === 1);
     for (const value of plan.values) {
       const effective = await Promise.all(sessions.map((s) => s.prepare(value, K)));
-      for (const c of concurrency) {
-        const used = sessions.slice(0, c);
-        const run = await runClosedLoop(used, count, (s, q) =>
-          s.search(queries[q]!, K, effective[used.indexOf(s)]!),
-        );
-        const recall = meanRecall(run.results, (q) => row(dataset.groundTruth, q), K, distanceOf);
-        const point: SearchPoint = {
-          store,
-          index: plan.index,
-          label: plan.label,
-          param: plan.param,
-          value,
-          effectiveValue: effective[0]!,
-          clients: c,
-          k: K,
-          recall,
-          ...summariseLatencies(run.latenciesMs, run.wallMs),
-        };
-        points.push(point);
-        progress.log(
-          `${store} ${plan.label}${plan.param ? ` ${plan.param}=${value}` : ''} x${c}: recall@${K} ${recall.toFixed(4)}, p50 ${point.p50Ms.toFixed(2)} ms, p99 ${point.p99Ms.toFixed(2)} ms, ${point.qps.toFixed(1)} QPS (${count} queries)`,
-        );
-      }
+      for (const batch of sizes)
+        for (const c of concurrency) {
+          const used = sessions.slice(0, c);
+          // Enough queries that every client sends at least two requests.
+          const n = Math.min(queries.length, Math.max(count, 2 * c * batch));
+          const run = await runBatchedLoop(used, n, batch, (s, first, size) => {
+            const e = effective[used.indexOf(s)]!;
+            return batch === 1
+              ? s.search(queries[first]!, K, e).then((ids) => [ids])
+              : s.searchMany!(queries.slice(first, first + size), K, e);
+          });
+          const recall = meanRecall(run.results, (q) => row(dataset.groundTruth, q), K, distanceOf);
+          const point: SearchPoint = {
+            store,
+            index: plan.index,
+            label: plan.label,
+            param: plan.param,
+            value,
+            effectiveValue: effective[0]!,
+            clients: c,
+            batch,
+            k: K,
+            recall,
+            ...summariseLatencies(run.latenciesMs, run.wallMs),
+          };
+          points.push(point);
+          progress.log(
+            `${store} ${plan.label}${plan.param ? ` ${plan.param}=${value}` : ''} x${c}${batch > 1 ? ` nq=${batch}` : ''}: recall@${K} ${recall.toFixed(4)}, p50 ${point.p50Ms.toFixed(2)} ms, p99 ${point.p99Ms.toFixed(2)} ms, ${point.qps.toFixed(1)} QPS (${n} queries)`,
+          );
+        }
     }
   } finally {
     await target.closeSessions();
@@ -148,6 +165,7 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Searc
   const progress = options.progress ?? new Progress();
   const stores = options.stores ?? ['pgvector', 'milvus'];
   const concurrency = [...new Set(options.concurrency ?? [1, 4, 16])].sort((a, b) => a - b);
+  const batches = [...new Set(options.batches ?? [1])].sort((a, b) => a - b);
   const targetRecall = options.targetRecall ?? 0.95;
   const { scale } = options;
   const startedAt = new Date().toISOString();
@@ -197,6 +215,7 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Searc
               dataset,
               queries,
               concurrency,
+              batches,
               bounds,
               distanceOf,
               progress,
@@ -250,6 +269,7 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Searc
     k: K,
     targetRecall,
     concurrency,
+    batches,
     queryBounds: bounds,
     stack,
     loads,

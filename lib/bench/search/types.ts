@@ -33,6 +33,11 @@ export interface SearchSession {
   /** Applies a swept value (pgvector session settings); returns the value actually used (raised to k for HNSW). */
   prepare(value: number | null, k: number): Promise<number | null>;
   search(query: number[], k: number, effective: number | null): Promise<number[]>;
+  /**
+   * Several queries in one request (Milvus: `nq` > 1), answered in order; absent when the store has no such request
+   * (pgvector answers one query per statement).
+   */
+  searchMany?(queries: number[][], k: number, effective: number | null): Promise<number[][]>;
 }
 
 export interface StoreTarget {
@@ -60,6 +65,8 @@ export interface SearchPoint extends LatencySummary {
   value: number | null;
   effectiveValue: number | null;
   clients: number;
+  /** Queries per request (1: one query per call; Milvus also takes several, `nq`). Every query of a request gets its latency. */
+  batch: number;
   k: number;
   recall: number;
 }
