@@ -40,8 +40,17 @@ export function searchBenchText(report: SearchBenchReport): string {
     `machine: ${report.machine.cpus} cores, ${report.machine.memoryGiB} GiB; load average ${report.machine.loadAverageStart.map((v) => v.toFixed(1)).join(' ')} at start, ${report.machine.loadAverageEnd.map((v) => v.toFixed(1)).join(' ')} at end`,
     '',
     renderTable(
-      ['store', 'load method', 'rows', 's', 'vectors/s'],
-      report.loads.map((l) => [l.store, l.method, l.rows, s(l.ms), Math.round(l.vectorsPerSecond)]),
+      ['store', 'load method', 'rows', 's', 'vectors/s', 'compaction after the load (not in s)'],
+      report.loads.map((l) => [
+        l.store,
+        l.method,
+        l.rows,
+        s(l.ms),
+        Math.round(l.vectorsPerSecond),
+        l.settled
+          ? `${l.settled.segmentsBefore} -> ${l.settled.segments} segments in ${s(l.settled.ms)} s (${l.settled.rounds} rounds)`
+          : '—',
+      ]),
     ),
     renderTable(
       [

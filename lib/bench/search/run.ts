@@ -17,7 +17,7 @@ import { type Recommendation, recommendSettings } from './recommend.js';
 import type { ScaleSpec } from './scales.js';
 import { containerMemoryMb, peakMemoryDuring } from './server-memory.js';
 import { hnswSpeedups, type Speedup } from './speedup.js';
-import type { BuildRecord, IndexPlan, SearchPoint, StoreName, StoreTarget } from './types.js';
+import type { BuildRecord, IndexPlan, SearchPoint, Settled, StoreName, StoreTarget } from './types.js';
 
 export interface SearchBenchOptions {
   scale: ScaleSpec;
@@ -60,7 +60,15 @@ export interface SearchBenchReport {
     postgres: { sharedBuffersMb: number; memoryMb: number; cpuMillis: number; maintenanceWorkMem: string };
     milvus: { memoryMb: number; cpuMillis: number };
   };
-  loads: { store: StoreName; method: string; rows: number; ms: number; vectorsPerSecond: number }[];
+  loads: {
+    store: StoreName;
+    method: string;
+    rows: number;
+    ms: number;
+    vectorsPerSecond: number;
+    /** Milvus: the compaction after the load, waited for before the first build (not in `ms`). */
+    settled?: Settled;
+  }[];
   builds: BuildRecord[];
   points: SearchPoint[];
   speedups: Speedup[];
@@ -199,14 +207,22 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Searc
       const measureStore = async (target: StoreTarget) => {
         progress.log(`${store}: loading ${dataset.base.count} vectors (${LOAD_METHOD[store]})`);
         const ms = await target.load((rows) => progress.log(`${store}: ${rows} rows loaded`));
+        progress.log(`${store}: loaded in ${(ms / 1000).toFixed(1)}s`);
+        const settled = target.settle
+          ? await progress.heartbeat(`${store} compaction after the load`, target.settle(), 60)
+          : undefined;
+        if (settled)
+          progress.log(
+            `${store}: ${settled.segmentsBefore} segment(s) compacted to ${settled.segments} in ${(settled.ms / 1000).toFixed(1)}s (${settled.rounds} round(s))`,
+          );
         loads.push({
           store,
           method: LOAD_METHOD[store],
           rows: dataset.base.count,
           ms,
           vectorsPerSecond: (dataset.base.count / ms) * 1000,
+          ...(settled ? { settled } : {}),
         });
-        progress.log(`${store}: loaded in ${(ms / 1000).toFixed(1)}s`);
         try {
           for (const plan of target.plans()) {
             const measured = await measurePlan(

@@ -17,6 +17,14 @@ export interface IndexPlan {
   buildParams: Record<string, number>;
 }
 
+/** Milvus's compaction after the load: how long, how many manual rounds, and the segments before and after. */
+export interface Settled {
+  ms: number;
+  rounds: number;
+  segmentsBefore: number;
+  segments: number;
+}
+
 export interface BuildFigures {
   buildMs: number;
   /** Milvus: loading the built index into the query node's memory; pgvector has no such step. */
@@ -47,6 +55,11 @@ export interface StoreTarget {
   plans(): IndexPlan[];
   /** Loads the base vectors by the store's fastest path; returns milliseconds. */
   load(onProgress?: (rows: number) => void): Promise<number>;
+  /**
+   * After the load, brings the stored data to the layout every index is then built on and measured against (Milvus:
+   * compacted segments); absent when there is nothing to wait for. Not part of the load's time.
+   */
+  settle?(): Promise<Settled>;
   /** Replaces the current index with `plan`'s and makes it searchable. */
   build(plan: IndexPlan): Promise<BuildFigures>;
   /** `n` sessions searching `plan`'s index, each on its own connection; closed by closeSessions(). */
