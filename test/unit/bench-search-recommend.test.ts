@@ -13,6 +13,13 @@ const hnsw = (value: number, recall: number, clients = 1, qps = 1000 / value): M
   p99Ms: value / 10,
 });
 
+const exact = (clients: number, qps: number): MeasuredSetting => ({
+  ...hnsw(0, 1, clients, qps),
+  index: 'exact',
+  param: null,
+  value: null,
+});
+
 describe('recommended search setting', () => {
   it('is the smallest swept value meeting the target recall', () => {
     const points = [hnsw(10, 0.8), hnsw(20, 0.93), hnsw(40, 0.96), hnsw(80, 0.99), hnsw(160, 1)];
@@ -72,12 +79,6 @@ describe('recommended search setting', () => {
 
 describe('HNSW speed-up over the exact scan', () => {
   it('divides the fastest HNSW setting reaching the target by the exact scan, per store and client count', () => {
-    const exact = (clients: number, qps: number): MeasuredSetting => ({
-      ...hnsw(0, 1, clients, qps),
-      index: 'exact',
-      param: null,
-      value: null,
-    });
     const points = [
       hnsw(10, 0.9, 1, 2000),
       hnsw(40, 0.96, 1, 1000),
@@ -96,12 +97,6 @@ describe('HNSW speed-up over the exact scan', () => {
 
   it('compares HNSW with the exact scan at the same queries per request, and recommends from one per request', () => {
     const at = (p: MeasuredSetting, batch: number): MeasuredSetting => ({ ...p, batch });
-    const exact = (clients: number, qps: number): MeasuredSetting => ({
-      ...hnsw(0, 1, clients, qps),
-      index: 'exact',
-      param: null,
-      value: null,
-    });
     const points = [
       hnsw(40, 0.96, 1, 200),
       exact(1, 40),
