@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { ConsistencyLevelEnum } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
@@ -323,14 +324,36 @@ describe('npm run consistency on real servers', () => {
     expect(await vectorIds(n.dense, doc.chunkIds)).toEqual([]);
   });
 
-  it('two concurrent repairs apply each outbox entry once', async () => {
+  it('two concurrent repairs apply each outbox entry once, and wait for entries a third drain holds', async () => {
     const n = await fresh('twice');
     const doc = await pendingDeletes(n, 3000);
-    const [a, b] = await Promise.all([
+    // A third drain holds the first 50 entries in its open transaction (FOR UPDATE, as drainOutbox claims them): both
+    // repairs drain the rest and must then wait for those, not compare and report them pending (exit 2) meanwhile.
+    const holder = await stack.postgres();
+    await holder.query('BEGIN');
+    await holder.query(
+      `SELECT id FROM ${n.t('vector_outbox')} WHERE done_at IS NULL ORDER BY id LIMIT 50 FOR UPDATE`,
+    );
+    const runs = [
       runCli(n, ['--repair', '--json', '--batch-size', '50']),
       runCli(n, ['--repair', '--json', '--batch-size', '50']),
-    ]);
-    expect([a.code, b.code]).toEqual([0, 0]);
+    ] as const;
+    let ended = 0;
+    for (const run of runs) void run.then(() => ended++);
+    try {
+      await waitFor(
+        'the two repairs to drain every entry the third drain does not hold',
+        async () => (await outboxState(n)).pending === 50 || { waiting: 'draining' },
+        { timeoutMs: 240_000, intervalMs: 250 },
+      );
+      await sleep(3000);
+      expect(ended, 'a repair ended while entries it had seen were held by another drain').toBe(0);
+    } finally {
+      // The third drain dies: its entries are released, and the waiting repairs claim them.
+      await holder.query('ROLLBACK');
+    }
+    const [a, b] = await Promise.all(runs);
+    expect([a.code, b.code], `${a.stderr}\n${b.stderr}`).toEqual([0, 0]);
     const drained = [a.json!.outbox.drained, b.json!.outbox.drained];
     expect(drained[0]! + drained[1]!).toBe(3000);
     const state = await outboxState(n);

@@ -22,7 +22,7 @@ import {
   type VectorCollection,
   vectorIdPages,
 } from './milvus-side.js';
-import { drainOutbox } from './outbox.js';
+import { drainOutboxSettled } from './outbox.js';
 import {
   chunkPages,
   embeddedChunkIds,
@@ -63,7 +63,10 @@ export interface ConsistencyOptions {
   sampleSize?: number;
   /** Recorded in drained outbox entries. @default `${hostname}:${pid}` */
   drainer?: string;
-  /** Longest wait for another repair of the same schema and prefix to finish. @default 600000 */
+  /**
+   * Longest wait for another repair of the same schema and prefix: for its comparison to end, and for the outbox
+   * entries its drain holds to be committed. @default 600000
+   */
   lockTimeoutMs?: number;
   progress?: Progress;
 }
@@ -144,12 +147,13 @@ export async function runConsistency(
     let drained = 0;
     if (repair && pendingBefore > 0) {
       progress?.log(`outbox: ${pendingBefore} pending entries to apply`);
-      const result = await drainOutbox(work, milvus, {
+      const result = await drainOutboxSettled(work, milvus, {
         schema,
         collections: collections.map((c) => c.name),
         batchSize: ctx.batchSize,
         drainer: options.drainer,
         progress,
+        timeoutMs: options.lockTimeoutMs ?? 600_000,
       });
       drained = result.drained;
     }
@@ -260,7 +264,11 @@ async function compareCollection(
       pendingOutboxIds(ctx.pg, ctx.schema, ids),
     ]);
     const awaiting = ids.filter((id) => !exist.has(id) && pending.has(id));
-    const confirmed = ids.filter((id) => !exist.has(id) && !pending.has(id));
+    const gone = ids.filter((id) => !exist.has(id) && !pending.has(id));
+    // Read after PostgreSQL: a drain deletes the vectors before it commits the entry done, so a vector deleted since
+    // the scan's snapshot (its entry now done) is no longer there.
+    const still = gone.length > 0 ? await presentChunkIds(ctx.milvus, collection, gone) : new Set<string>();
+    const confirmed = gone.filter((id) => still.has(id));
     report.awaitingDrain += awaiting.length;
     note(report.vectorsWithoutChunk, confirmed, ctx.sampleSize);
     if (ctx.repair && confirmed.length > 0) {

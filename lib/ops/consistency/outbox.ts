@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type pg from 'pg';
+import { waitFor } from '../../util/poll.js';
 import type { Progress } from '../../util/progress.js';
 import { deleteChunkVectors } from './milvus-side.js';
 import { pendingOutboxCount } from './pg-side.js';
@@ -87,5 +88,44 @@ export async function drainOutbox(
       throw error;
     }
   }
+  return result;
+}
+
+/**
+ * drainOutbox, then a wait while entries recorded before it started are still pending: a concurrent drain holds them
+ * (SKIP LOCKED passed them over) until it commits, or releases them if it dies, and then this one claims them. A repair
+ * that stopped at the first drain would compare, and report pendingAfter, while another repair's batch is in flight.
+ * Entries recorded after the start are not waited for. Bounded by `timeoutMs` (WaitTimeoutError naming the entries).
+ */
+export async function drainOutboxSettled(
+  client: pg.Client,
+  milvus: MilvusClient,
+  options: DrainOptions & { timeoutMs: number },
+): Promise<DrainResult> {
+  const outbox = `${options.schema}.${TABLES.outbox}`;
+  const { rows } = await client.query<{ last: string | null }>(
+    `SELECT max(id)::text AS last FROM ${outbox} WHERE done_at IS NULL`,
+  );
+  const last = rows[0]!.last;
+  const result = await drainOutbox(client, milvus, options);
+  if (last === null) return result;
+  let told = false;
+  await waitFor(
+    `outbox entries of ${options.schema} up to id ${last}, held by another drain`,
+    async () => {
+      const { rows: left } = await client.query<{ held: number }>(
+        `SELECT count(*)::int AS held FROM ${outbox} WHERE done_at IS NULL AND id <= $1`,
+        [last],
+      );
+      if (left[0]!.held === 0) return true;
+      if (!told) options.progress?.log(`outbox: ${left[0]!.held} entries held by another drain: waiting`);
+      told = true;
+      const again = await drainOutbox(client, milvus, options);
+      result.drained += again.drained;
+      result.skippedRecreated += again.skippedRecreated;
+      return { waiting: `${left[0]!.held} entries held by another drain` };
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 200 },
+  );
   return result;
 }
