@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { waitFor } from '../../util/poll.js';
 import type { Progress } from '../../util/progress.js';
 import { deleteChunkVectors } from './milvus-side.js';
-import { pendingOutboxCount } from './pg-side.js';
+import { lastPendingOutboxId, pendingOutboxCount } from './pg-side.js';
 import { TABLES } from './types.js';
 
 export interface DrainOptions {
@@ -102,28 +102,21 @@ export async function drainOutboxSettled(
   milvus: MilvusClient,
   options: DrainOptions & { timeoutMs: number },
 ): Promise<DrainResult> {
-  const outbox = `${options.schema}.${TABLES.outbox}`;
-  const { rows } = await client.query<{ last: string | null }>(
-    `SELECT max(id)::text AS last FROM ${outbox} WHERE done_at IS NULL`,
-  );
-  const last = rows[0]!.last;
+  const last = await lastPendingOutboxId(client, options.schema);
   const result = await drainOutbox(client, milvus, options);
   if (last === null) return result;
   let told = false;
   await waitFor(
     `outbox entries of ${options.schema} up to id ${last}, held by another drain`,
     async () => {
-      const { rows: left } = await client.query<{ held: number }>(
-        `SELECT count(*)::int AS held FROM ${outbox} WHERE done_at IS NULL AND id <= $1`,
-        [last],
-      );
-      if (left[0]!.held === 0) return true;
-      if (!told) options.progress?.log(`outbox: ${left[0]!.held} entries held by another drain: waiting`);
+      const held = await pendingOutboxCount(client, options.schema, last);
+      if (held === 0) return true;
+      if (!told) options.progress?.log(`outbox: ${held} entries held by another drain: waiting`);
       told = true;
       const again = await drainOutbox(client, milvus, options);
       result.drained += again.drained;
       result.skippedRecreated += again.skippedRecreated;
-      return { waiting: `${left[0]!.held} entries held by another drain` };
+      return { waiting: `${held} entries held by another drain` };
     },
     { timeoutMs: options.timeoutMs, intervalMs: 200 },
   );

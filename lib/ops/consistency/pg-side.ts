@@ -74,11 +74,26 @@ export async function orphanedChunks(
   return { found, sample: sample.rows.map((r) => r.id) };
 }
 
-export async function pendingOutboxCount(client: pg.Client, schema: string): Promise<number> {
+/** Pending outbox entries; with `upToId`, only those recorded up to that entry. */
+export async function pendingOutboxCount(
+  client: pg.Client,
+  schema: string,
+  upToId?: string,
+): Promise<number> {
   const { rows } = await client.query<{ pending: number }>(
-    `SELECT count(*)::int AS pending FROM ${table(schema, TABLES.outbox)} WHERE done_at IS NULL`,
+    `SELECT count(*)::int AS pending FROM ${table(schema, TABLES.outbox)}
+      WHERE done_at IS NULL${upToId === undefined ? '' : ' AND id <= $1'}`,
+    upToId === undefined ? [] : [upToId],
   );
   return rows[0]!.pending;
+}
+
+/** The id of the newest pending outbox entry; null when none is pending. */
+export async function lastPendingOutboxId(client: pg.Client, schema: string): Promise<string | null> {
+  const { rows } = await client.query<{ last: string | null }>(
+    `SELECT max(id)::text AS last FROM ${table(schema, TABLES.outbox)} WHERE done_at IS NULL`,
+  );
+  return rows[0]!.last;
 }
 
 /** Which of `ids` are chunks now (ids that are not canonical uuids cannot be). */
