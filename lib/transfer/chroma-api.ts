@@ -172,6 +172,19 @@ export class ChromaClient {
     );
   }
 
+  /** Replaces the given fields of existing records (tests change a source between two imports with it). */
+  async update(
+    collection: ChromaCollectionInfo,
+    records: { ids: string[]; documents?: (string | null)[]; metadatas?: (Record<string, unknown> | null)[] },
+  ): Promise<void> {
+    await this.json(
+      'POST',
+      `${this.collectionsPath()}/${collection.id}/update`,
+      records,
+      `update ${collection.name}`,
+    );
+  }
+
   /** A page of records in Chroma's stable order (`offset`, `limit`), or the records with the given ids. */
   async get(
     collection: ChromaCollectionInfo,

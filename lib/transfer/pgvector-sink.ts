@@ -3,6 +3,14 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RunningStack } from '../stack/running-stack.js';
 import {
+  COPY_HEADER_BYTES,
+  COPY_TRAILER_BYTES,
+  vectorFieldBytes,
+  writeCopyHeader,
+  writeCopyTrailer,
+  writeVectorField,
+} from '../util/pg-copy-binary.js';
+import {
   type ChromaSpace,
   isChromaSpace,
   METRICS,
@@ -29,6 +37,9 @@ import { vectorLiteral } from './sink.js';
  */
 export class PgvectorSink implements TargetSink {
   readonly target = 'pgvector' as const;
+
+  /** Collections whose current pass met ids the table holds already: their pages are upserted. */
+  private readonly upserting = new Set<string>();
 
   constructor(private readonly client: pg.Client) {}
 
@@ -75,6 +86,7 @@ export class PgvectorSink implements TargetSink {
   }
 
   async prepare(plan: CollectionPlan): Promise<void> {
+    this.upserting.delete(plan.chromaName);
     const c = this.client;
     await c.query('CREATE EXTENSION IF NOT EXISTS vector');
     await c.query(`CREATE SCHEMA IF NOT EXISTS ${PG_SCHEMA}`);
@@ -127,45 +139,59 @@ export class PgvectorSink implements TargetSink {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /**
+   * One transaction per page: rows and checkpoint commit together. A plain COPY first; a page whose ids are there
+   * already (a pass over a completed import, or a source whose order moved) fails on the primary key, is rolled back
+   * and upserted through a staging table, and so is every later page of that pass.
+   */
   async write(plan: CollectionPlan, offset: number, records: TransferRecord[]): Promise<void> {
-    const c = this.client;
     const table = this.table(plan.chromaName);
     const body = copyBinary(records);
-    await c.query('BEGIN');
-    try {
-      // COPY straight into the table; a page whose ids are there already (an earlier pass) is upserted instead.
-      await c.query('SAVEPOINT page');
+    if (!this.upserting.has(plan.chromaName)) {
       try {
-        await pipeline(
-          [body],
-          c.query(copyFrom(`COPY ${table} (id, embedding, document, metadata) FROM STDIN (FORMAT binary)`)),
+        await this.page(plan, offset + records.length, () =>
+          this.copy(`COPY ${table} (id, embedding, document, metadata) FROM STDIN (FORMAT binary)`, body),
         );
+        return;
       } catch (error) {
         if ((error as { code?: string }).code !== '23505') throw error;
-        await c.query('ROLLBACK TO SAVEPOINT page');
-        await c.query(
-          'CREATE TEMP TABLE IF NOT EXISTS vs_import_stage (id text, embedding vector, document text, metadata jsonb) ON COMMIT DELETE ROWS',
-        );
-        await pipeline(
-          [body],
-          c.query(
-            copyFrom('COPY vs_import_stage (id, embedding, document, metadata) FROM STDIN (FORMAT binary)'),
-          ),
-        );
-        await c.query(
-          `INSERT INTO ${table} (id, embedding, document, metadata) SELECT id, embedding, document, metadata FROM vs_import_stage
-           ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = EXCLUDED.document, metadata = EXCLUDED.metadata`,
-        );
+        this.upserting.add(plan.chromaName);
       }
+    }
+    await this.page(plan, offset + records.length, async () => {
+      await this.client.query(
+        'CREATE TEMP TABLE IF NOT EXISTS vs_import_stage (id text, embedding vector, document text, metadata jsonb) ON COMMIT DELETE ROWS',
+      );
+      await this.copy(
+        'COPY vs_import_stage (id, embedding, document, metadata) FROM STDIN (FORMAT binary)',
+        body,
+      );
+      await this.client.query(
+        `INSERT INTO ${table} (id, embedding, document, metadata) SELECT id, embedding, document, metadata FROM vs_import_stage
+         ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = EXCLUDED.document, metadata = EXCLUDED.metadata`,
+      );
+    });
+  }
+
+  /** `work` and the checkpoint `rowsDone` in one transaction. */
+  private async page(plan: CollectionPlan, rowsDone: number, work: () => Promise<void>): Promise<void> {
+    const c = this.client;
+    await c.query('BEGIN');
+    try {
+      await work();
       await c.query(`UPDATE ${PG_SCHEMA}.${PG_CATALOG} SET rows_done = $2 WHERE chroma_name = $1`, [
         plan.chromaName,
-        offset + records.length,
+        rowsDone,
       ]);
       await c.query('COMMIT');
     } catch (error) {
       await c.query('ROLLBACK').catch(() => {});
       throw error;
     }
+  }
+
+  private async copy(statement: string, body: Buffer): Promise<void> {
+    await pipeline([body], this.client.query(copyFrom(statement)));
   }
 
   async finish(plan: CollectionPlan): Promise<string> {
@@ -279,56 +305,39 @@ export function parseVector(text: string): Float32Array {
   return inner === '' ? new Float32Array(0) : Float32Array.from(inner.split(','), Number);
 }
 
-const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-
 /**
- * COPY binary format of (id text, embedding vector, document text, metadata jsonb): the float32 components travel as
- * their own bytes (pgvector's binary form: int16 dimension, int16 0, big-endian float4s), so nothing is rounded or
- * parsed on the way, and neither side formats or parses decimals.
+ * COPY binary format of (id text, embedding vector, document text, metadata jsonb), in one buffer: the float32
+ * components travel as their own bytes (lib/util/pg-copy-binary.ts), so nothing is rounded or parsed on the way.
  */
 export function copyBinary(records: TransferRecord[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(COPY_SIGNATURE.length + 8);
-  COPY_SIGNATURE.copy(header);
-  parts.push(header);
-  const text = (value: string | null) => {
-    if (value === null) {
-      const none = Buffer.alloc(4);
-      none.writeInt32BE(-1);
-      parts.push(none);
-      return;
+  const ids = records.map((r) => Buffer.byteLength(r.id, 'utf8'));
+  const documents = records.map((r) => (r.document === null ? -1 : Buffer.byteLength(r.document, 'utf8')));
+  // jsonb's binary form: a version byte (1) and the JSON text.
+  const metadata = records.map((r) => (r.metadata === null ? null : JSON.stringify(r.metadata)));
+  const metadataBytes = metadata.map((m) => (m === null ? -1 : 1 + Buffer.byteLength(m, 'utf8')));
+  let size = COPY_HEADER_BYTES + COPY_TRAILER_BYTES;
+  records.forEach((r, i) => {
+    size += 2 + 4 + ids[i]! + vectorFieldBytes(r.embedding.length);
+    size += 4 + Math.max(0, documents[i]!) + 4 + Math.max(0, metadataBytes[i]!);
+  });
+  const buffer = Buffer.allocUnsafe(size);
+  let at = writeCopyHeader(buffer);
+  records.forEach((r, i) => {
+    at = buffer.writeInt16BE(4, at);
+    at = buffer.writeInt32BE(ids[i]!, at);
+    at += buffer.write(r.id, at, 'utf8');
+    at = writeVectorField(buffer, at, r.embedding);
+    at = buffer.writeInt32BE(documents[i]!, at);
+    if (r.document !== null) at += buffer.write(r.document, at, 'utf8');
+    at = buffer.writeInt32BE(metadataBytes[i]!, at);
+    if (metadata[i] !== null) {
+      at = buffer.writeUInt8(1, at);
+      at += buffer.write(metadata[i]!, at, 'utf8');
     }
-    const bytes = Buffer.from(value, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeInt32BE(bytes.length);
-    parts.push(length, bytes);
-  };
-  for (const r of records) {
-    const count = Buffer.alloc(2);
-    count.writeInt16BE(4);
-    parts.push(count);
-    text(r.id);
-    const d = r.embedding.length;
-    const vector = Buffer.alloc(4 + 4 + 4 * d);
-    vector.writeInt32BE(4 + 4 * d, 0);
-    vector.writeInt16BE(d, 4);
-    vector.writeInt16BE(0, 6);
-    for (let i = 0; i < d; i++) vector.writeFloatBE(r.embedding[i]!, 8 + 4 * i);
-    parts.push(vector);
-    text(r.document);
-    if (r.metadata === null) text(null);
-    else {
-      // jsonb's binary form: a version byte (1) and the JSON text.
-      const json = Buffer.from(`\x01${JSON.stringify(r.metadata)}`, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeInt32BE(json.length);
-      parts.push(length, json);
-    }
-  }
-  const trailer = Buffer.alloc(2);
-  trailer.writeInt16BE(-1);
-  parts.push(trailer);
-  return Buffer.concat(parts);
+  });
+  at = writeCopyTrailer(buffer, at);
+  if (at !== size) throw new Error(`copyBinary: wrote ${at} of ${size} bytes`);
+  return buffer;
 }
 
 /**

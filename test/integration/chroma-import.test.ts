@@ -118,13 +118,28 @@ describe.each(VERSIONS)('import from a Chroma %s server', (version) => {
         ).rows[0];
         expect(catalog).toMatchObject({ status: 'complete', rows_done: '240', space: 'l2' });
       });
-      // A second run is idempotent: same counts, still verified.
-      const again = await runImport(source, await sinks(), {
-        collections: [generated(version)[1]!],
-        progress: quiet,
+      // A second run is idempotent (same counts, still verified) and carries a record changed in the source since:
+      // its pages meet ids the targets hold, and are upserted.
+      const [, ip] = generated(version);
+      const ipInfo = (await source.collections([ip!]))[0]!.info;
+      await source.client.update(ipInfo, {
+        ids: ['文書/1 🚀'],
+        documents: ['changed after the first import'],
       });
+      const again = await runImport(source, await sinks(), { collections: [ip!], progress: quiet });
       expect(again.exitCode).toBe(0);
-      expect(again.rows.map((r) => r.verification!.targetCount)).toEqual([240, 240]);
+      expect(
+        again.rows.map((r) => [r.written, r.verification!.targetCount, r.verification!.differingCount]),
+      ).toEqual([
+        [240, 240, 0],
+        [240, 240, 0],
+      ]);
+      await stack.with(openTransferClient(stack), async (pg) => {
+        const { rows } = await pg.query(
+          `SELECT document FROM imported."${pgTable(ip!)}" WHERE id = '文書/1 🚀'`,
+        );
+        expect(rows).toEqual([{ document: 'changed after the first import' }]);
+      });
       // --verify-only reads and compares, writes nothing.
       const verified = await runImport(source, await sinks(), {
         collections: [sift(version)],

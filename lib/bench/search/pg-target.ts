@@ -5,6 +5,14 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { dockerContainerName } from '../../deployment/names.js';
 import type { RunningStack } from '../../stack/running-stack.js';
+import {
+  COPY_HEADER_BYTES,
+  COPY_TRAILER_BYTES,
+  vectorFieldBytes,
+  writeCopyHeader,
+  writeCopyTrailer,
+  writeVectorField,
+} from '../../util/pg-copy-binary.js';
 import type { FloatVectors } from '../../verify/vectors.js';
 import type { ScaleSpec } from './scales.js';
 import type { BuildFigures, IndexPlan, SearchSession, StoreTarget } from './types.js';
@@ -24,31 +32,19 @@ export interface PgTargetOptions {
   maintenanceWorkers: number;
 }
 
-const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const COPY_ROWS = 2000;
 
-/**
- * COPY binary rows (id int4, embedding vector) for rows [from, to): pgvector's binary form is int16 dimension, int16 0,
- * then big-endian float4s, so the float32 values travel as they are, with no decimal formatting on either side.
- */
+/** COPY binary rows (id int4, embedding vector) for rows [from, to) (lib/util/pg-copy-binary.ts). */
 export function copyBinaryRows(vectors: FloatVectors, from: number, to: number, header: boolean): Buffer {
   const d = vectors.dimension;
-  const rowBytes = 2 + (4 + 4) + (4 + 4 + 4 * d);
-  const buffer = Buffer.alloc((header ? COPY_SIGNATURE.length + 8 : 0) + (to - from) * rowBytes);
-  let at = 0;
-  if (header) {
-    COPY_SIGNATURE.copy(buffer);
-    at = COPY_SIGNATURE.length + 8; // flags and header extension length: both 0
-  }
+  const rowBytes = 2 + (4 + 4) + vectorFieldBytes(d);
+  const buffer = Buffer.alloc((header ? COPY_HEADER_BYTES : 0) + (to - from) * rowBytes);
+  let at = header ? writeCopyHeader(buffer) : 0;
   for (let i = from; i < to; i++) {
     at = buffer.writeInt16BE(2, at);
     at = buffer.writeInt32BE(4, at);
     at = buffer.writeInt32BE(i, at);
-    at = buffer.writeInt32BE(4 + 4 * d, at);
-    at = buffer.writeInt16BE(d, at);
-    at = buffer.writeInt16BE(0, at);
-    const offset = i * d;
-    for (let j = 0; j < d; j++) at = buffer.writeFloatBE(vectors.values[offset + j]!, at);
+    at = writeVectorField(buffer, at, vectors.values.subarray(i * d, (i + 1) * d));
   }
   return buffer;
 }
@@ -103,8 +99,8 @@ export function pgTarget(
           yield copyBinaryRows(base, from, to, from === 0);
           if (to % 100_000 === 0) onProgress?.(to);
         }
-        const trailer = Buffer.alloc(2);
-        trailer.writeInt16BE(-1);
+        const trailer = Buffer.alloc(COPY_TRAILER_BYTES);
+        writeCopyTrailer(trailer, 0);
         yield trailer;
       }
       await pipeline(chunks(), stream);
