@@ -11,6 +11,7 @@ import {
   supports,
 } from '../milvus/capabilities.js';
 import { indexSettings } from '../milvus/index-settings.js';
+import { collectionLoaded } from '../milvus/readiness.js';
 import { checkStatus, type MilvusStatus } from '../milvus/status.js';
 import { waitFor } from '../util/poll.js';
 import { BootstrapError, type Drift, type ExecutablePlan, type PlannedAction } from './types.js';
@@ -411,13 +412,8 @@ async function executeMilvusAction(
 
 async function loadAndWait(ctx: MilvusContext, name: string): Promise<void> {
   check(await ctx.client.loadCollection({ collection_name: name }), `loadCollection ${name}`);
-  await waitFor(
-    `milvus: collection ${name} loaded`,
-    async () => {
-      const load = await ctx.client.getLoadState({ collection_name: name });
-      check(load.status, `getLoadState ${name}`);
-      return load.state === 'LoadStateLoaded' || { waiting: `state ${load.state}` };
-    },
-    { timeoutMs: ctx.loadTimeoutMs ?? 120_000, intervalMs: 100 },
-  );
+  await waitFor(`milvus: collection ${name} loaded`, () => collectionLoaded(ctx.client, name), {
+    timeoutMs: ctx.loadTimeoutMs ?? 120_000,
+    intervalMs: 100,
+  });
 }

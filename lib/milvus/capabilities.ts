@@ -9,6 +9,7 @@ import {
   RRFRanker,
 } from '@zilliz/milvus2-sdk-node';
 import { waitFor } from '../util/poll.js';
+import { collectionLoaded } from './readiness.js';
 import { checkStatus, type MilvusStatus, statusProblem } from './status.js';
 
 /**
@@ -375,15 +376,10 @@ const PROBES: Record<MilvusFeature, (ctx: ProbeContext) => Promise<FeatureProbe>
           `insert ${name}`,
         );
         checkStatus(await ctx.client.loadCollection({ collection_name: name }), `loadCollection ${name}`);
-        await waitFor(
-          `milvus: capability probe ${name} loaded`,
-          async () => {
-            const load = await ctx.client.getLoadState({ collection_name: name });
-            checkStatus(load.status, `getLoadState ${name}`);
-            return load.state === 'LoadStateLoaded' || { waiting: `state ${load.state}` };
-          },
-          { timeoutMs: ctx.loadTimeoutMs, intervalMs: 100 },
-        );
+        await waitFor(`milvus: capability probe ${name} loaded`, () => collectionLoaded(ctx.client, name), {
+          timeoutMs: ctx.loadTimeoutMs,
+          intervalMs: 100,
+        });
         let hits = 0;
         const refused = await refusal(async () => {
           const answer = await ctx.client.hybridSearch({

@@ -2,8 +2,9 @@
 // another on the same collection, each built, waited for and loaded, and searched through clients of their own.
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { dockerContainerName } from '../../deployment/names.js';
+import { indexesBuilt } from '../../milvus/readiness.js';
 import type { RunningStack } from '../../stack/running-stack.js';
-import { type Waiting, waitFor } from '../../util/poll.js';
+import { waitFor } from '../../util/poll.js';
 import { insertBatches, milvusOk, searchIds, searchManyIds } from '../../verify/milvus-store.js';
 import type { FloatVectors } from '../../verify/vectors.js';
 import { indexFileBytes, newBuildBytes } from './milvus-index-files.js';
@@ -46,17 +47,6 @@ async function ownConnection(stack: RunningStack): Promise<MilvusClient> {
 const searchParams = (plan: IndexPlan, effective: number | null): Record<string, number> =>
   plan.param === null || effective === null ? {} : { [plan.param]: effective };
 
-/** A wait probe: true once the collection's one vector index is built over all `rows`; a failed build throws. */
-async function indexBuilt(admin: MilvusClient, collection: string, rows: number): Promise<true | Waiting> {
-  const d = (await admin.describeIndex({ collection_name: collection })).index_descriptions?.[0];
-  if (!d) return { waiting: 'no index description yet' };
-  if (d.state === 'Failed') throw new Error(`index build failed: ${d.index_state_fail_reason}`);
-  const indexed = Number(d.indexed_rows);
-  const total = Number(d.total_rows);
-  if (d.state === 'Finished' && indexed >= total && total >= rows) return true;
-  return { waiting: `${d.state}, ${indexed} of ${total} rows indexed` };
-}
-
 /**
  * Milvus 2.3 merges flushed segments in the background, but only segments whose vector index is built, and a merged
  * segment then has its index built again. Left alone, that happens while the first index is measured (seen at 1M: the 5
@@ -83,7 +73,7 @@ async function compactToSteadyState(
         const unsettled = live.filter((i) => String(i.state) !== 'Flushed');
         if (unsettled.length > 0)
           return { waiting: unsettled.map((i) => `segment ${i.segmentID} ${String(i.state)}`).join(', ') };
-        const built = await indexBuilt(admin, collection, rows);
+        const built = await indexesBuilt(admin, collection, { rows });
         return built === true ? live.length : built;
       },
       { timeoutMs, intervalMs: 1000 },
@@ -200,7 +190,7 @@ export function milvusTarget(
       );
       await waitFor(
         `milvus ${kind[plan.index]} index on ${collection}`,
-        () => indexBuilt(admin, collection, base.count),
+        () => indexesBuilt(admin, collection, { rows: base.count }),
         { timeoutMs, intervalMs: 1000 },
       );
       const buildMs = performance.now() - started;

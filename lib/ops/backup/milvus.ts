@@ -7,6 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { ConsistencyLevelEnum, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { indexSettings } from '../../milvus/index-settings.js';
+import { indexesBuilt } from '../../milvus/readiness.js';
 import { checkStatus } from '../../milvus/status.js';
 import { waitFor } from '../../util/poll.js';
 import { type FileEntry, fileEntry, ownerOnlyDir } from './files.js';
@@ -500,7 +501,7 @@ export async function checkMilvusTarget(
   return { problems, warnings, found };
 }
 
-/** Index build progress: done when every index reports Finished with no rows pending. */
+/** Waits until every index of the restored collection is built over all its rows (lib/milvus/readiness.ts). */
 async function waitForIndexes(
   ctx: StoreContext,
   client: MilvusClient,
@@ -509,25 +510,7 @@ async function waitForIndexes(
   if (record.indexes.length === 0) return;
   await waitFor(
     `milvus: ${record.database}/${record.name}: index build`,
-    async () => {
-      const d = await client.describeIndex({ collection_name: record.name });
-      checkStatus(d.status, `describeIndex ${record.name}`);
-      const pending = (d.index_descriptions ?? []).filter(
-        (i) => String(i.state) !== 'Finished' || Number(i.pending_index_rows ?? 0) > 0,
-      );
-      const failed = (d.index_descriptions ?? []).find((i) => String(i.state) === 'Failed');
-      if (failed)
-        throw new BackupError(
-          `milvus: ${record.name}: index ${failed.index_name} failed: ${failed.index_state_fail_reason}`,
-        );
-      return pending.length === 0
-        ? true
-        : {
-            waiting: pending
-              .map((i) => `${i.index_name} ${i.state} ${i.indexed_rows}/${i.total_rows}`)
-              .join(', '),
-          };
-    },
+    () => indexesBuilt(client, record.name),
     {
       timeoutMs: INDEX_TIMEOUT_MS,
       intervalMs: 1000,

@@ -13,6 +13,7 @@ import { MILVUS_COLLECTIONS, MILVUS_FIELDS } from '../../../schemas/milvus/colle
 import { bootstrap } from '../../bootstrap/index.js';
 import { removeBootstrapObjects } from '../../bootstrap/teardown.js';
 import { VectorstackError } from '../../errors.js';
+import { indexesBuilt } from '../../milvus/readiness.js';
 import { checkStatus } from '../../milvus/status.js';
 import { REPO_ROOT } from '../../paths.js';
 import type { RunningStack } from '../../stack/running-stack.js';
@@ -139,16 +140,8 @@ async function loadMilvus(
   let lastState = '';
   await waitFor(
     `milvus: index of ${collection} built over ${inserted} rows`,
-    async () => {
-      const built = await client.getIndexBuildProgress({
-        collection_name: collection,
-        // Bootstrap names each index after its field; with several indexes on the collection the name is needed.
-        index_name: MILVUS_FIELDS.dense,
-      });
-      checkStatus(built.status, `getIndexBuildProgress ${collection}`);
-      const done = Number(built.indexed_rows);
-      return done >= inserted || { waiting: `${done} of ${inserted} rows indexed` };
-    },
+    // Bootstrap names each index after its field; with several indexes on the collection the name is needed.
+    () => indexesBuilt(client, collection, { index: MILVUS_FIELDS.dense, rows: inserted }),
     {
       timeoutMs: 1_800_000,
       intervalMs: 5000,
