@@ -21,7 +21,8 @@ const USAGE = `usage: npm run import:chroma -- (--from URL | --from-dir DIR [--c
   --to              pgvector, milvus or both
   --dry-run         list what would be imported, write nothing
   --verify-only     compare what the targets hold with the source, write nothing
-  --page-size N     records per page (default 1000);  --sample N  stored vectors queried for agreement (default 100)
+  --page-size N     records per page (default: 1.25 MiB of vectors, 1000-5000 records; 2560 at 128 dimensions)
+  --sample N        stored vectors queried for agreement (default 100)
   exit codes: 0 ok, 1 error, 2 verification mismatch`;
 
 function positive(value: unknown, name: string): number | undefined {

@@ -11,7 +11,7 @@ import { type FloatVectors, row } from '../verify/vectors.js';
 import { ChromaClient } from './chroma-api.js';
 import { startChromaServer } from './chroma-server.js';
 import { ChromaSource } from './chroma-source.js';
-import { runImport } from './import.js';
+import { defaultPageSize, runImport } from './import.js';
 import { MilvusSink } from './milvus-sink.js';
 import { milvusCollection, PG_CATALOG, PG_SCHEMA, pgTable, type TargetName } from './model.js';
 import { openTransferClient, PgvectorSink } from './pgvector-sink.js';
@@ -22,8 +22,10 @@ export interface PageSetting {
   readAhead: number;
 }
 
-/** `import:chroma`'s defaults (lib/transfer/import.ts, chroma-source.ts). */
-export const DEFAULT_PAGE_SETTING: PageSetting = { pageSize: 1000, readAhead: 2 };
+/** `import:chroma`'s defaults for vectors of `dimension` (lib/transfer/import.ts, chroma-source.ts). */
+export function defaultPageSetting(dimension: number): PageSetting {
+  return { pageSize: defaultPageSize(dimension), readAhead: 2 };
+}
 
 /** Parses `SIZE:AHEAD[,SIZE:AHEAD...]`, e.g. `1000:2,2500:4`; names the bad part. */
 export function parsePageSettings(value: string): PageSetting[] {
@@ -162,7 +164,13 @@ export async function runImportBench(
   const pg = await openTransferClient(stack);
   const milvus = await stack.milvus();
   /** Seconds of the target's own bulk load of `base`. */
+  /**
+   * PostgreSQL writes back what the previous step left dirty (an import, an index build, a dropped table) before each
+   * timed step, so neither the bulk load nor the import pays for the step before it.
+   */
+  const settle = () => pg.query('CHECKPOINT');
   const bulkLoad = async (target: TargetName): Promise<number> => {
+    await settle();
     let ms = 0;
     const scratch = scratchName('importbench');
     if (target === 'pgvector')
@@ -209,7 +217,7 @@ export async function runImportBench(
         );
         const source = await ChromaSource.open({ url: server.url });
         const [sourceCollection] = await source.collections([name]);
-        const settings = options.pages ?? [DEFAULT_PAGE_SETTING];
+        const settings = options.pages ?? [defaultPageSetting(base.dimension)];
         for (let round = 1; round <= rounds; round++) {
           for (const setting of settings) {
             const pages = `${setting.pageSize}:${setting.readAhead}`;
@@ -225,6 +233,7 @@ export async function runImportBench(
             ] as const) {
               try {
                 const bulkSeconds = await bulkLoad(target);
+                await settle();
                 const started = performance.now();
                 const report = await runImport(source, [sink], {
                   collections: [name],

@@ -9,7 +9,7 @@ import { type Verification, type VerifyOptions, verifyCollection } from './verif
 export interface ImportOptions {
   /** Collections to move; empty: all. */
   collections?: string[];
-  /** Records per page read from Chroma and written to each target. @default 1000 */
+  /** Records per page read from Chroma and written to each target. @default defaultPageSize(the collection's dimension) */
   pageSize?: number;
   /** Pages requested from Chroma ahead of the one being written (memory: readAhead + 1 pages). @default 2 */
   readAhead?: number;
@@ -19,6 +19,21 @@ export interface ImportOptions {
   verifyOnly?: boolean;
   verify?: VerifyOptions;
   progress?: Progress;
+}
+
+/** Float32 bytes of the vectors in a default page: 1.25 MiB. */
+export const PAGE_VECTOR_BYTES = 1_310_720;
+
+/**
+ * Records per page when `--page-size` is not given: as many as carry PAGE_VECTOR_BYTES of float32 vectors, between
+ * 1,000 and 5,000. Pages of small vectors get longer, so what every page costs (a request to Chroma, a commit, a
+ * COPY or insert call) weighs less (docs/benchmarks.md, `bench:import`: at 128 dimensions, pages of 2,500 imported
+ * into pgvector 1.1-1.4x faster than pages of 1,000); from 320 dimensions up a page stays at 1,000 records, so
+ * memory never exceeds what pages of 1,000 took.
+ */
+export function defaultPageSize(dimension: number | undefined): number {
+  if (!dimension || dimension < 1) return 1000;
+  return Math.min(5000, Math.max(1000, Math.floor(PAGE_VECTOR_BYTES / (4 * dimension))));
 }
 
 export interface ImportRow {
@@ -71,7 +86,6 @@ export async function runImport(
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const progress = options.progress ?? new Progress();
-  const pageSize = options.pageSize ?? 1000;
   const collections = await source.collections(options.collections ?? []);
   progress.log(
     `${source.client.describe()}: ${collections.map((c) => `${c.name} (${c.count} x ${c.dimension ?? '-'}d, ${c.space})`).join(', ') || 'no collections'}`,
@@ -137,6 +151,7 @@ export async function runImport(
     }
     const current = sinks.map(base);
     if (!options.verifyOnly) {
+      const pageSize = options.pageSize ?? defaultPageSize(c.dimension);
       const offsets: number[] = [];
       for (const sink of sinks) {
         await sink.prepare(plan);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { defaultPageSize } from '../../lib/transfer/import.js';
 import {
-  DEFAULT_PAGE_SETTING,
+  defaultPageSetting,
   parsePageSettings,
   summariseImportBench,
 } from '../../lib/transfer/import-bench.js';
@@ -11,7 +12,7 @@ describe('bench:import --pages', () => {
       { pageSize: 1000, readAhead: 2 },
       { pageSize: 2500, readAhead: 4 },
     ]);
-    expect(DEFAULT_PAGE_SETTING).toEqual({ pageSize: 1000, readAhead: 2 });
+    expect(defaultPageSetting(128)).toEqual({ pageSize: 2560, readAhead: 2 });
   });
 
   it('refuses a malformed or out-of-range part, naming it and the allowed form', () => {
@@ -20,6 +21,16 @@ describe('bench:import --pages', () => {
     );
     expect(() => parsePageSettings('0:2')).toThrow(/--pages 0:2: expected SIZE:AHEAD/);
     expect(() => parsePageSettings('1000:17')).toThrow(/--pages 1000:17: expected SIZE:AHEAD/);
+  });
+});
+
+describe('import:chroma default page size', () => {
+  it('carries 1.25 MiB of float32 vectors, between 1,000 and 5,000 records', () => {
+    expect(defaultPageSize(128)).toBe(2560);
+    expect(defaultPageSize(320)).toBe(1024);
+    expect([384, 768, 1536, 4096].map(defaultPageSize)).toEqual([1000, 1000, 1000, 1000]);
+    expect([2, 64].map(defaultPageSize)).toEqual([5000, 5000]);
+    expect([undefined, 0].map(defaultPageSize)).toEqual([1000, 1000]);
   });
 });
 
