@@ -98,42 +98,49 @@ export interface ImportBenchReport {
   summary: ImportBenchSummary[];
 }
 
+/** A pass's import rate over its paired bulk load's (same vectors, so the inverse ratio of their seconds). */
+export function passRatio(p: ImportBenchPass): number {
+  return p.importSeconds > 0 ? p.bulkSeconds / p.importSeconds : 0;
+}
+
+const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const rate = (vectors: number, seconds: number) => (seconds > 0 ? vectors / seconds : 0);
+
 /** Sums every round of each (target, Chroma version, pages) into one line; ratios of sums, ranges of pass ratios. */
 export function summariseImportBench(
   passes: ImportBenchPass[],
   reads: SourceReadPass[],
   goal: number,
 ): ImportBenchSummary[] {
-  const out: ImportBenchSummary[] = [];
-  const key = (p: { target?: string; chroma: string; pages: string }) => `${p.target}|${p.chroma}|${p.pages}`;
-  for (const first of passes) {
-    if (out.some((o) => key(o) === key(first))) continue;
-    const group = passes.filter((p) => key(p) === key(first));
-    const sameSource = reads.filter((r) => r.chroma === first.chroma && r.pages === first.pages);
-    const rate = (vectors: number, seconds: number) => (seconds > 0 ? vectors / seconds : 0);
-    const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const groups = new Map<string, ImportBenchPass[]>();
+  for (const p of passes) {
+    const key = `${p.target}|${p.chroma}|${p.pages}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  return [...groups.values()].map((group) => {
+    const { target, chroma, pages } = group[0]!;
+    const sameSource = reads.filter((r) => r.chroma === chroma && r.pages === pages);
     const vectors = total(group.map((p) => p.vectors));
     const bulk = rate(vectors, total(group.map((p) => p.bulkSeconds)));
     const imported = rate(vectors, total(group.map((p) => p.importSeconds)));
     const read = rate(total(sameSource.map((r) => r.vectors)), total(sameSource.map((r) => r.seconds)));
-    const perPass = group.map((p) => (p.importSeconds > 0 ? p.bulkSeconds / p.importSeconds : 0));
+    const perPass = group.map(passRatio);
     const ratio = bulk > 0 ? imported / bulk : 0;
-    out.push({
-      target: first.target,
-      chroma: first.chroma,
-      pages: first.pages,
+    return {
+      target,
+      chroma,
+      pages,
       passes: group.length,
       bulkVectorsPerSecond: bulk,
       importVectorsPerSecond: imported,
       ratio,
-      ratioRange: [Math.min(...perPass), Math.max(...perPass)],
+      ratioRange: [Math.min(...perPass), Math.max(...perPass)] as [number, number],
       sourceReadVectorsPerSecond: read,
       ceiling: bulk > 0 ? read / bulk : 0,
       goal,
       met: ratio >= goal,
-    });
-  }
-  return out;
+    };
+  });
 }
 
 /**
@@ -312,7 +319,7 @@ export function importBenchTable(report: ImportBenchReport): string {
       p.pages,
       Math.round(p.vectors / p.bulkSeconds),
       Math.round(p.vectors / p.importSeconds),
-      `${(p.bulkSeconds / p.importSeconds).toFixed(2)}x`,
+      `${passRatio(p).toFixed(2)}x`,
       p.finishSeconds.toFixed(1),
       p.verifySeconds.toFixed(1),
       p.agreement.toFixed(4),
